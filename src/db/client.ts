@@ -1,0 +1,80 @@
+import { mkdirSync } from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import { Kysely, PostgresDialect, type Transaction } from "kysely";
+import pg from "pg";
+import type { Database } from "./schema.ts";
+import { PGliteDialect } from "./pglite-dialect.ts";
+
+export type Tx = Transaction<Database>;
+export type Queryable = Kysely<Database>;
+export type DriverName = "pglite" | "postgres";
+
+/** One client over both drivers: the same SQL, migrations and transactions run on each. */
+export interface Db {
+  readonly driver: DriverName;
+  readonly kysely: Kysely<Database>;
+  /** Runs fn in a READ COMMITTED transaction, retrying on deadlock or serialization failure. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  /** postgres://… selects PostgreSQL; otherwise PGlite in dataDir (or in memory when "memory://"). */
+  databaseUrl?: string;
+  dataDir?: string;
+  poolSizeMax?: number;
+}
+
+const INT8_OID = 20;
+const DATE_OID = 1082;
+// bigint columns hold points and minor units, bounded far below 2^53; dates stay YYYY-MM-DD.
+const keepText = (value: string) => value;
+const retryableCodes = new Set(["40P01", "40001"]);
+const attemptsMax = 5;
+
+export async function openDb(options: DbOptions): Promise<Db> {
+  if (options.databaseUrl?.startsWith("postgres")) {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSizeMax ?? 20,
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === INT8_OID
+            ? Number
+            : oid === DATE_OID
+              ? keepText
+              : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+      },
+    });
+    return wrap("postgres", new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
+  }
+  const dataDir = options.dataDir ?? "./data/setia";
+  if (dataDir !== "memory://") mkdirSync(dataDir, { recursive: true });
+  const lite = new PGlite(dataDir === "memory://" ? undefined : dataDir, {
+    parsers: { [INT8_OID]: Number, [DATE_OID]: keepText },
+  });
+  return wrap("pglite", new Kysely<Database>({ dialect: new PGliteDialect(lite) }));
+}
+
+function wrap(driver: DriverName, kysely: Kysely<Database>): Db {
+  return {
+    driver,
+    kysely,
+    async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await kysely.transaction().setIsolationLevel("read committed").execute(fn);
+        } catch (error) {
+          if (attempt >= attemptsMax || !retryableCodes.has(pgErrorCode(error) ?? "")) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+        }
+      }
+    },
+    close: () => kysely.destroy(),
+  };
+}
+
+export function pgErrorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}

@@ -1,0 +1,210 @@
+import type { Generated } from "kysely";
+
+/** Row types of the tables in migrations/, as the query layer sees them (bigint read as number). */
+export interface Database {
+  programs: ProgramsTable;
+  api_keys: ApiKeysTable;
+  members: MembersTable;
+  member_balances: MemberBalancesTable;
+  journal_entries: JournalEntriesTable;
+  postings: PostingsTable;
+  point_lots: PointLotsTable;
+  lot_movements: LotMovementsTable;
+  holds: HoldsTable;
+  transactions: TransactionsTable;
+  transaction_lines: TransactionLinesTable;
+  refunds: RefundsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  outbox_events: OutboxEventsTable;
+  schema_migrations: SchemaMigrationsTable;
+}
+
+export interface ProgramsTable {
+  id: string;
+  name: string;
+  currency: string;
+  timezone: string;
+  locale: string;
+  earn_points: number;
+  earn_amount_minor: number;
+  earn_rounding: "floor" | "round" | "ceil";
+  expiry_kind: "none" | "months_after_earn" | "end_of_year";
+  expiry_value: number | null;
+  returns_window_days: number;
+  refund_policy: "allow_negative" | "forfeit";
+  hold_ttl_seconds: number;
+  branding: unknown;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  program_id: string | null;
+  role: "owner" | "admin" | "pos" | "read";
+  name: string;
+  secret_hash: string;
+  created_at: Date;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface MembersTable {
+  id: string;
+  program_id: string;
+  phone_e164: string | null;
+  email: string | null;
+  card_number: string;
+  name: string | null;
+  birthday: string | null;
+  city: string | null;
+  gender: string | null;
+  age_band: string | null;
+  status: "active" | "blocked";
+  blocked_reason: string | null;
+  terms_accepted_at: Date;
+  consents: unknown;
+  enrolled_channel: string;
+  enrolled_store_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface MemberBalancesTable {
+  member_id: string;
+  program_id: string;
+  pending: Generated<number>;
+  available: Generated<number>;
+  held: Generated<number>;
+  debt: Generated<number>;
+  earned_total: Generated<number>;
+  updated_at: Date;
+}
+
+export interface JournalEntriesTable {
+  id: string;
+  program_id: string;
+  kind: string;
+  member_id: string | null;
+  transaction_id: string | null;
+  refund_id: string | null;
+  hold_id: string | null;
+  reason: string | null;
+  created_at: Date;
+}
+
+export interface PostingsTable {
+  id: Generated<number>;
+  entry_id: string;
+  program_id: string;
+  account: string;
+  member_id: string | null;
+  points: number;
+}
+
+export interface PointLotsTable {
+  id: string;
+  program_id: string;
+  member_id: string;
+  entry_id: string;
+  transaction_id: string | null;
+  source: string;
+  state: "pending" | "available" | "expired" | "reversed";
+  points_original: number;
+  points_remaining: number;
+  available_at: Date;
+  expires_at: Date | null;
+  created_at: Date;
+}
+
+export interface LotMovementsTable {
+  id: Generated<number>;
+  entry_id: string;
+  lot_id: string;
+  program_id: string;
+  points: number;
+}
+
+export interface HoldsTable {
+  id: string;
+  program_id: string;
+  member_id: string;
+  points: number;
+  state: "active" | "confirmed" | "cancelled" | "expired";
+  reference: string | null;
+  entry_id: string;
+  expires_at: Date;
+  created_at: Date;
+  settled_at: Date | null;
+}
+
+export interface TransactionsTable {
+  id: string;
+  program_id: string;
+  member_id: string | null;
+  store_id: string;
+  external_id: string;
+  channel: "pos" | "online" | "app";
+  occurred_at: Date;
+  currency: string;
+  total_minor: number;
+  refunded_minor: Generated<number>;
+  points_earned: Generated<number>;
+  points_reversed: Generated<number>;
+  request_hash: string;
+  result: unknown;
+  created_at: Date;
+}
+
+export interface TransactionLinesTable {
+  transaction_id: string;
+  line_no: number;
+  program_id: string;
+  sku: string;
+  category: string | null;
+  quantity: string;
+  unit_price_minor: number;
+  amount_minor: number;
+  refunded_quantity: Generated<string>;
+}
+
+export interface RefundsTable {
+  id: string;
+  program_id: string;
+  transaction_id: string;
+  store_id: string;
+  external_id: string;
+  amount_minor: number;
+  points_reversed: number;
+  points_forfeited: Generated<number>;
+  request_hash: string;
+  result: unknown;
+  created_at: Date;
+}
+
+export interface IdempotencyKeysTable {
+  scope: string;
+  key: string;
+  request_hash: string;
+  state: "in_progress" | "done";
+  lease_token: string | null;
+  lease_until: Date | null;
+  response_status: number | null;
+  response_body: unknown;
+  created_at: Date;
+}
+
+export interface OutboxEventsTable {
+  seq: Generated<number>;
+  id: string;
+  program_id: string | null;
+  type: string;
+  payload: unknown;
+  created_at: Date;
+}
+
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  applied_at: Date;
+}

@@ -1,0 +1,19 @@
+/** The points ledger: append-only double-entry journal, lots with expiry, holds. */
+export { type BalanceRow, lockBalance, pointsMax } from "./journal.ts";
+export {
+  adjust,
+  createHold,
+  type EarnResult,
+  earnForPurchase,
+  expireLot,
+  type HoldView,
+  holdView,
+  readBalance,
+  redeem,
+  releaseLot,
+  reverseEarn,
+  settleHold,
+  transfer,
+} from "./operations.ts";
+export { type EntryView, expiringPoints, memberHistory, programAccounts } from "./queries.ts";
+export { type VerifyReport, verifyLedger } from "./verify.ts";

@@ -1,0 +1,196 @@
+import { sql } from "kysely";
+import type { Tx } from "../../db/client.ts";
+import type { MemberBalancesTable } from "../../db/schema.ts";
+import { invariant } from "../../lib/assert.ts";
+import { DomainError, notFound } from "../../lib/errors.ts";
+import { newId } from "../../lib/ids.ts";
+
+export type MemberAccount = "member:pending" | "member:available" | "member:held";
+export type ProgramAccount =
+  | "program:issued"
+  | "program:redeemed"
+  | "program:expired"
+  | "program:adjustments";
+
+export type Posting =
+  | { account: MemberAccount; memberId: string; points: number }
+  | { account: ProgramAccount; points: number };
+
+export type EntryKind =
+  | "earn"
+  | "release"
+  | "redeem"
+  | "hold"
+  | "hold_confirm"
+  | "hold_cancel"
+  | "hold_expire"
+  | "reverse"
+  | "adjust"
+  | "transfer"
+  | "expire";
+
+export interface EntryInput {
+  programId: string;
+  kind: EntryKind;
+  memberId: string | null;
+  at: Date;
+  postings: Posting[];
+  transactionId?: string;
+  refundId?: string;
+  holdId?: string;
+  reason?: string;
+  /** Changes to cached columns that are not account balances. */
+  debtDelta?: { memberId: string; points: number };
+  earnedDelta?: { memberId: string; points: number };
+}
+
+export interface BalanceRow {
+  memberId: string;
+  programId: string;
+  pending: number;
+  available: number;
+  held: number;
+  debt: number;
+  earnedTotal: number;
+}
+
+/** Points per entry and per posting are bounded so sums never leave the safe-integer range. */
+export const pointsMax = 1_000_000_000_000;
+
+const columnOf: Record<MemberAccount, "pending" | "available" | "held"> = {
+  "member:pending": "pending",
+  "member:available": "available",
+  "member:held": "held",
+};
+
+/**
+ * Appends one journal entry. Its postings must sum to zero; member balances are updated in the
+ * same statement order, so the cache can never drift from the journal inside a transaction.
+ * The caller holds the lock on every member it posts to.
+ */
+export async function postEntry(tx: Tx, input: EntryInput): Promise<string> {
+  const postings = input.postings.filter((posting) => posting.points !== 0);
+  invariant(postings.length >= 2, `entry ${input.kind} needs two or more postings`);
+  let sum = 0;
+  for (const posting of postings) {
+    invariant(Number.isSafeInteger(posting.points), "posting points must be integers");
+    invariant(Math.abs(posting.points) <= pointsMax, "posting points out of range");
+    sum += posting.points;
+  }
+  invariant(sum === 0, `entry ${input.kind} postings sum to ${sum}, not zero`);
+
+  const entryId = newId("entry");
+  await tx
+    .insertInto("journal_entries")
+    .values({
+      id: entryId,
+      program_id: input.programId,
+      kind: input.kind,
+      member_id: input.memberId,
+      transaction_id: input.transactionId ?? null,
+      refund_id: input.refundId ?? null,
+      hold_id: input.holdId ?? null,
+      reason: input.reason ?? null,
+      created_at: input.at,
+    })
+    .execute();
+  await tx
+    .insertInto("postings")
+    .values(
+      postings.map((posting) => ({
+        entry_id: entryId,
+        program_id: input.programId,
+        account: posting.account,
+        member_id: "memberId" in posting ? posting.memberId : null,
+        points: posting.points,
+      })),
+    )
+    .execute();
+
+  const deltas = new Map<string, Record<"pending" | "available" | "held" | "debt" | "earned_total", number>>();
+  const deltaFor = (memberId: string) => {
+    let delta = deltas.get(memberId);
+    if (!delta) {
+      delta = { pending: 0, available: 0, held: 0, debt: 0, earned_total: 0 };
+      deltas.set(memberId, delta);
+    }
+    return delta;
+  };
+  for (const posting of postings) {
+    if ("memberId" in posting) deltaFor(posting.memberId)[columnOf[posting.account]] += posting.points;
+  }
+  if (input.debtDelta) deltaFor(input.debtDelta.memberId).debt += input.debtDelta.points;
+  if (input.earnedDelta) deltaFor(input.earnedDelta.memberId).earned_total += input.earnedDelta.points;
+  for (const [memberId, delta] of deltas) {
+    const updated = await tx
+      .updateTable("member_balances")
+      .set({
+        pending: sql`pending + ${delta.pending}`,
+        available: sql`available + ${delta.available}`,
+        held: sql`held + ${delta.held}`,
+        debt: sql`debt + ${delta.debt}`,
+        earned_total: sql`earned_total + ${delta.earned_total}`,
+        updated_at: input.at,
+      })
+      .where("member_id", "=", memberId)
+      .executeTakeFirst();
+    invariant(updated.numUpdatedRows === 1n, `balance row of ${memberId} missing`);
+  }
+  return entryId;
+}
+
+/** Locks one member's balance row: the single point of serialisation for a member's points. */
+export async function lockBalance(tx: Tx, programId: string, memberId: string): Promise<BalanceRow> {
+  const row = await tx
+    .selectFrom("member_balances")
+    .selectAll()
+    .where("member_id", "=", memberId)
+    .where("program_id", "=", programId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!row) throw notFound("member_not_found", memberId);
+  return toBalance(row);
+}
+
+/** Locks several members in id order, so two transfers in opposite directions cannot deadlock. */
+export async function lockBalances(
+  tx: Tx,
+  programId: string,
+  memberIds: string[],
+): Promise<Map<string, BalanceRow>> {
+  const locked = new Map<string, BalanceRow>();
+  for (const memberId of [...new Set(memberIds)].sort()) {
+    locked.set(memberId, await lockBalance(tx, programId, memberId));
+  }
+  return locked;
+}
+
+export function assertSpendable(balance: BalanceRow, points: number): void {
+  if (balance.available < points) {
+    throw new DomainError(
+      "insufficient_points",
+      `member has ${Math.max(balance.available, 0)} points available, ${points} needed`,
+      { available: balance.available, needed: points },
+    );
+  }
+}
+
+export function toBalance(
+  row: Pick<MemberBalancesTable, "member_id" | "program_id"> & {
+    pending: number;
+    available: number;
+    held: number;
+    debt: number;
+    earned_total: number;
+  },
+): BalanceRow {
+  return {
+    memberId: row.member_id,
+    programId: row.program_id,
+    pending: row.pending,
+    available: row.available,
+    held: row.held,
+    debt: row.debt,
+    earnedTotal: row.earned_total,
+  };
+}

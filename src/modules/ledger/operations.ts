@@ -1,0 +1,577 @@
+import type { Tx } from "../../db/client.ts";
+import type { HoldsTable } from "../../db/schema.ts";
+import { invariant } from "../../lib/assert.ts";
+import { DomainError, notFound } from "../../lib/errors.ts";
+import { newId } from "../../lib/ids.ts";
+import { emit } from "../outbox/index.ts";
+import { expiryFor, type Program } from "../programs/index.ts";
+import {
+  assertSpendable,
+  type BalanceRow,
+  lockBalance,
+  lockBalances,
+  pointsMax,
+  postEntry,
+  toBalance,
+} from "./journal.ts";
+import {
+  allocated,
+  allocationsOf,
+  consumeLots,
+  createLot,
+  moveLot,
+  planConsumption,
+  restoreLots,
+} from "./lots.ts";
+
+const dayMs = 86_400_000;
+
+interface MemberLock extends BalanceRow {
+  status: "active" | "blocked";
+}
+
+/** Locks the member's balance and refuses blocked members. */
+async function lockActive(tx: Tx, programId: string, memberId: string): Promise<MemberLock> {
+  const balance = await lockBalance(tx, programId, memberId);
+  const member = await tx
+    .selectFrom("members")
+    .select("status")
+    .where("id", "=", memberId)
+    .executeTakeFirstOrThrow();
+  if (member.status !== "active") {
+    throw new DomainError("member_blocked", `member ${memberId} is blocked`, { memberId });
+  }
+  return { ...balance, status: member.status };
+}
+
+function assertPoints(points: number, field = "points"): void {
+  if (!Number.isSafeInteger(points) || points <= 0 || points > pointsMax) {
+    throw new DomainError("validation_failed", `${field} must be a positive whole number`, { field });
+  }
+}
+
+/**
+ * Credits new available points to a member as one lot; an outstanding debt (from a refund after
+ * the points were spent) is paid from the new lot first.
+ */
+async function grantAvailable(
+  tx: Tx,
+  balance: BalanceRow,
+  lot: { entryId: string; points: number; expiresAt: Date | null; source: "earn" | "adjust" | "transfer"; transactionId?: string; at: Date; programId: string },
+  repay: number,
+): Promise<string> {
+  const lotId = await createLot(tx, {
+    programId: lot.programId,
+    memberId: balance.memberId,
+    entryId: lot.entryId,
+    transactionId: lot.transactionId ?? null,
+    source: lot.source,
+    state: "available",
+    points: lot.points,
+    availableAt: lot.at,
+    expiresAt: lot.expiresAt,
+    at: lot.at,
+  });
+  if (repay > 0) await moveLot(tx, { programId: lot.programId, entryId: lot.entryId, lotId, points: -repay });
+  return lotId;
+}
+
+export interface EarnResult {
+  entryId: string;
+  lotId: string;
+  state: "pending" | "available";
+  availableAt: Date;
+  expiresAt: Date | null;
+}
+
+/** Earns points for a purchase: pending through the returns window, then available. */
+export async function earnForPurchase(
+  tx: Tx,
+  input: { program: Program; memberId: string; points: number; transactionId: string; occurredAt: Date; at: Date },
+): Promise<EarnResult | null> {
+  const { program, memberId, points, at } = input;
+  const balance = await lockActive(tx, program.id, memberId);
+  if (points === 0) return null;
+  assertPoints(points);
+  const availableAt = new Date(input.occurredAt.getTime() + program.returns_window_days * dayMs);
+  const expiresAt = expiryFor(program, input.occurredAt);
+  const pending = availableAt > at;
+  const repay = pending ? 0 : Math.min(balance.debt, points);
+  const entryId = await postEntry(tx, {
+    programId: program.id,
+    kind: "earn",
+    memberId,
+    at,
+    transactionId: input.transactionId,
+    postings: [
+      { account: pending ? "member:pending" : "member:available", memberId, points },
+      { account: "program:issued", points: -points },
+    ],
+    debtDelta: { memberId, points: -repay },
+    earnedDelta: { memberId, points },
+  });
+  let lotId: string;
+  if (pending) {
+    lotId = await createLot(tx, {
+      programId: program.id,
+      memberId,
+      entryId,
+      transactionId: input.transactionId,
+      source: "earn",
+      state: "pending",
+      points,
+      availableAt,
+      expiresAt,
+      at,
+    });
+  } else {
+    lotId = await grantAvailable(
+      tx,
+      balance,
+      { entryId, points, expiresAt, source: "earn", transactionId: input.transactionId, at, programId: program.id },
+      repay,
+    );
+  }
+  await emit(tx, {
+    programId: program.id,
+    type: pending ? "points.pending" : "points.earned",
+    payload: { memberId, points, transactionId: input.transactionId, entryId, availableAt, expiresAt },
+    at,
+  });
+  return { entryId, lotId, state: pending ? "pending" : "available", availableAt, expiresAt };
+}
+
+/**
+ * Takes back points earned by a purchase after a refund. Points still pending come off the
+ * pending lot; points already spent come from other lots, then by the program's refund policy:
+ * the balance goes negative (a debt paid from future earns) or the rest is forfeited.
+ */
+export async function reverseEarn(
+  tx: Tx,
+  input: { program: Program; memberId: string; transactionId: string; refundId: string; points: number; at: Date },
+): Promise<{ reversed: number; forfeited: number; entryId: string | null }> {
+  const { program, memberId, points, at } = input;
+  if (points === 0) return { reversed: 0, forfeited: 0, entryId: null };
+  const balance = await lockBalance(tx, program.id, memberId);
+  const lot = await tx
+    .selectFrom("point_lots")
+    .selectAll()
+    .where("transaction_id", "=", input.transactionId)
+    .where("source", "=", "earn")
+    .executeTakeFirst();
+  invariant(lot, `earn lot of ${input.transactionId} missing`);
+  const base = {
+    programId: program.id,
+    kind: "reverse" as const,
+    memberId,
+    at,
+    transactionId: input.transactionId,
+    refundId: input.refundId,
+  };
+
+  if (lot.state === "pending") {
+    const take = Math.min(points, lot.points_remaining);
+    const entryId = await postEntry(tx, {
+      ...base,
+      postings: [
+        { account: "member:pending", memberId, points: -take },
+        { account: "program:issued", points: take },
+      ],
+      earnedDelta: { memberId, points: -take },
+    });
+    await moveLot(tx, {
+      programId: program.id,
+      entryId,
+      lotId: lot.id,
+      points: -take,
+      ...(take === lot.points_remaining && { state: "reversed" as const }),
+    });
+    await emitReversed(tx, program.id, memberId, input, take, 0, at);
+    return { reversed: take, forfeited: points - take, entryId };
+  }
+
+  const fromLot = lot.state === "available" ? Math.min(points, lot.points_remaining) : 0;
+  const others = await planConsumption(tx, memberId, points - fromLot, lot.id);
+  const short = points - fromLot - allocated(others);
+  const debt = program.refund_policy === "allow_negative" ? short : 0;
+  const forfeited = short - debt;
+  const reversed = points - forfeited;
+  invariant(balance.available - reversed >= -(balance.debt + debt), "reversal leaves balance below its debt");
+  if (reversed === 0) return { reversed: 0, forfeited, entryId: null };
+  const entryId = await postEntry(tx, {
+    ...base,
+    postings: [
+      { account: "member:available", memberId, points: -reversed },
+      { account: "program:issued", points: reversed },
+    ],
+    debtDelta: { memberId, points: debt },
+    earnedDelta: { memberId, points: -reversed },
+  });
+  if (fromLot > 0) await moveLot(tx, { programId: program.id, entryId, lotId: lot.id, points: -fromLot });
+  await consumeLots(tx, program.id, entryId, others);
+  await emitReversed(tx, program.id, memberId, input, reversed, forfeited, at);
+  return { reversed, forfeited, entryId };
+}
+
+async function emitReversed(
+  tx: Tx,
+  programId: string,
+  memberId: string,
+  input: { transactionId: string; refundId: string },
+  points: number,
+  forfeited: number,
+  at: Date,
+) {
+  await emit(tx, {
+    programId,
+    type: "points.reversed",
+    payload: { memberId, points, forfeited, transactionId: input.transactionId, refundId: input.refundId },
+    at,
+  });
+}
+
+/** Moves a pending lot whose returns window has passed to available. */
+export async function releaseLot(tx: Tx, lotId: string, at: Date): Promise<number> {
+  const lot = await tx.selectFrom("point_lots").selectAll().where("id", "=", lotId).executeTakeFirst();
+  invariant(lot, `lot ${lotId} missing`);
+  const balance = await lockBalance(tx, lot.program_id, lot.member_id);
+  const current = await tx
+    .selectFrom("point_lots")
+    .select(["state", "points_remaining", "available_at"])
+    .where("id", "=", lotId)
+    .executeTakeFirstOrThrow();
+  // Another runner may have released it between the scan and the lock.
+  if (current.state !== "pending" || current.available_at > at) return 0;
+  const points = current.points_remaining;
+  if (points === 0) {
+    await moveLot(tx, { programId: lot.program_id, entryId: lot.entry_id, lotId, points: 0, state: "reversed" });
+    return 0;
+  }
+  const repay = Math.min(balance.debt, points);
+  const entryId = await postEntry(tx, {
+    programId: lot.program_id,
+    kind: "release",
+    memberId: lot.member_id,
+    at,
+    transactionId: lot.transaction_id ?? undefined,
+    postings: [
+      { account: "member:pending", memberId: lot.member_id, points: -points },
+      { account: "member:available", memberId: lot.member_id, points },
+    ],
+    debtDelta: { memberId: lot.member_id, points: -repay },
+  });
+  await moveLot(tx, { programId: lot.program_id, entryId, lotId, points: -repay, state: "available" });
+  await emit(tx, {
+    programId: lot.program_id,
+    type: "points.released",
+    payload: { memberId: lot.member_id, points, lotId, transactionId: lot.transaction_id },
+    at,
+  });
+  return points;
+}
+
+/** Expires what is left of a lot whose expiry has passed. */
+export async function expireLot(tx: Tx, lotId: string, at: Date): Promise<number> {
+  const lot = await tx.selectFrom("point_lots").selectAll().where("id", "=", lotId).executeTakeFirst();
+  invariant(lot, `lot ${lotId} missing`);
+  await lockBalance(tx, lot.program_id, lot.member_id);
+  const current = await tx
+    .selectFrom("point_lots")
+    .select(["state", "points_remaining", "expires_at"])
+    .where("id", "=", lotId)
+    .executeTakeFirstOrThrow();
+  // Re-read under the member lock: a second runner finds nothing left to expire.
+  if (current.state !== "available" || current.points_remaining === 0) return 0;
+  if (!current.expires_at || current.expires_at > at) return 0;
+  const points = current.points_remaining;
+  const entryId = await postEntry(tx, {
+    programId: lot.program_id,
+    kind: "expire",
+    memberId: lot.member_id,
+    at,
+    postings: [
+      { account: "member:available", memberId: lot.member_id, points: -points },
+      { account: "program:expired", points },
+    ],
+  });
+  await moveLot(tx, { programId: lot.program_id, entryId, lotId, points: -points, state: "expired" });
+  await emit(tx, {
+    programId: lot.program_id,
+    type: "points.expired",
+    payload: { memberId: lot.member_id, points, lotId, expiredAt: current.expires_at },
+    at,
+  });
+  return points;
+}
+
+/** Redeems points at once (a reward, a discount): available → program:redeemed. */
+export async function redeem(
+  tx: Tx,
+  input: { programId: string; memberId: string; points: number; reason?: string | undefined; at: Date },
+): Promise<{ entryId: string; balance: BalanceRow }> {
+  const { programId, memberId, points, at } = input;
+  assertPoints(points);
+  const balance = await lockActive(tx, programId, memberId);
+  assertSpendable(balance, points);
+  const allocations = await planConsumption(tx, memberId, points);
+  invariant(allocated(allocations) === points, "available lots do not cover the available balance");
+  const entryId = await postEntry(tx, {
+    programId,
+    kind: "redeem",
+    memberId,
+    at,
+    ...(input.reason !== undefined && { reason: input.reason }),
+    postings: [
+      { account: "member:available", memberId, points: -points },
+      { account: "program:redeemed", points },
+    ],
+  });
+  await consumeLots(tx, programId, entryId, allocations);
+  await emit(tx, { programId, type: "points.redeemed", payload: { memberId, points, entryId, reason: input.reason ?? null }, at });
+  return { entryId, balance: await readBalance(tx, memberId) };
+}
+
+/** Manual correction by staff: a new entry with a reason, never an edit. */
+export async function adjust(
+  tx: Tx,
+  input: { program: Program; memberId: string; points: number; reason: string; expiresAt?: Date | null; at: Date },
+): Promise<{ entryId: string; balance: BalanceRow }> {
+  const { program, memberId, points, at } = input;
+  assertPoints(Math.abs(points));
+  const balance = await lockBalance(tx, program.id, memberId);
+  if (points > 0) {
+    const repay = Math.min(balance.debt, points);
+    const entryId = await postEntry(tx, {
+      programId: program.id,
+      kind: "adjust",
+      memberId,
+      at,
+      reason: input.reason,
+      postings: [
+        { account: "member:available", memberId, points },
+        { account: "program:adjustments", points: -points },
+      ],
+      debtDelta: { memberId, points: -repay },
+    });
+    const expiresAt = input.expiresAt === undefined ? expiryFor(program, at) : input.expiresAt;
+    await grantAvailable(tx, balance, { entryId, points, expiresAt, source: "adjust", at, programId: program.id }, repay);
+    await emitAdjusted(tx, program.id, memberId, points, input.reason, entryId, at);
+    return { entryId, balance: await readBalance(tx, memberId) };
+  }
+  const debit = -points;
+  assertSpendable(balance, debit);
+  const allocations = await planConsumption(tx, memberId, debit);
+  invariant(allocated(allocations) === debit, "available lots do not cover the available balance");
+  const entryId = await postEntry(tx, {
+    programId: program.id,
+    kind: "adjust",
+    memberId,
+    at,
+    reason: input.reason,
+    postings: [
+      { account: "member:available", memberId, points },
+      { account: "program:adjustments", points: debit },
+    ],
+  });
+  await consumeLots(tx, program.id, entryId, allocations);
+  await emitAdjusted(tx, program.id, memberId, points, input.reason, entryId, at);
+  return { entryId, balance: await readBalance(tx, memberId) };
+}
+
+async function emitAdjusted(tx: Tx, programId: string, memberId: string, points: number, reason: string, entryId: string, at: Date) {
+  await emit(tx, { programId, type: "points.adjusted", payload: { memberId, points, reason, entryId }, at });
+}
+
+/** Moves available points between two members of one program; received lots keep their expiry. */
+export async function transfer(
+  tx: Tx,
+  input: { programId: string; fromMemberId: string; toMemberId: string; points: number; reason?: string | undefined; at: Date },
+): Promise<{ entryId: string; from: BalanceRow; to: BalanceRow }> {
+  const { programId, fromMemberId, toMemberId, points, at } = input;
+  assertPoints(points);
+  if (fromMemberId === toMemberId) {
+    throw new DomainError("transfer_same_member", "a member cannot transfer points to themselves");
+  }
+  const locked = await lockBalances(tx, programId, [fromMemberId, toMemberId]);
+  const statuses = await tx
+    .selectFrom("members")
+    .select(["id", "status"])
+    .where("id", "in", [fromMemberId, toMemberId])
+    .execute();
+  for (const member of statuses) {
+    if (member.status !== "active") {
+      throw new DomainError("member_blocked", `member ${member.id} is blocked`, { memberId: member.id });
+    }
+  }
+  const from = locked.get(fromMemberId);
+  const to = locked.get(toMemberId);
+  invariant(from && to, "both members are locked");
+  assertSpendable(from, points);
+  const allocations = await planConsumption(tx, fromMemberId, points);
+  invariant(allocated(allocations) === points, "available lots do not cover the available balance");
+  const repay = Math.min(to.debt, points);
+  const entryId = await postEntry(tx, {
+    programId,
+    kind: "transfer",
+    memberId: fromMemberId,
+    at,
+    ...(input.reason !== undefined && { reason: input.reason }),
+    postings: [
+      { account: "member:available", memberId: fromMemberId, points: -points },
+      { account: "member:available", memberId: toMemberId, points },
+    ],
+    debtDelta: { memberId: toMemberId, points: -repay },
+  });
+  await consumeLots(tx, programId, entryId, allocations);
+  // One received lot per expiry date, so the receiver cannot extend the points' life.
+  const byExpiry = new Map<number | null, number>();
+  for (const allocation of allocations) {
+    const key = allocation.expiresAt?.getTime() ?? null;
+    byExpiry.set(key, (byExpiry.get(key) ?? 0) + allocation.points);
+  }
+  let repayLeft = repay;
+  for (const [expiresMs, lotPoints] of byExpiry) {
+    const lotRepay = Math.min(repayLeft, lotPoints);
+    repayLeft -= lotRepay;
+    await grantAvailable(
+      tx,
+      to,
+      { entryId, points: lotPoints, expiresAt: expiresMs === null ? null : new Date(expiresMs), source: "transfer", at, programId },
+      lotRepay,
+    );
+  }
+  await emit(tx, { programId, type: "points.transferred", payload: { fromMemberId, toMemberId, points, entryId }, at });
+  return { entryId, from: await readBalance(tx, fromMemberId), to: await readBalance(tx, toMemberId) };
+}
+
+export interface HoldView {
+  id: string;
+  memberId: string;
+  points: number;
+  state: HoldsTable["state"];
+  reference: string | null;
+  expiresAt: string;
+  createdAt: string;
+  settledAt: string | null;
+}
+
+/** First phase of a till redemption: the points leave "available" and wait in "held". */
+export async function createHold(
+  tx: Tx,
+  input: { program: Program; memberId: string; points: number; reference?: string | undefined; ttlSeconds?: number | undefined; at: Date },
+): Promise<HoldView> {
+  const { program, memberId, points, at } = input;
+  assertPoints(points);
+  const balance = await lockActive(tx, program.id, memberId);
+  assertSpendable(balance, points);
+  const allocations = await planConsumption(tx, memberId, points);
+  invariant(allocated(allocations) === points, "available lots do not cover the available balance");
+  const holdId = newId("hold");
+  const entryId = await postEntry(tx, {
+    programId: program.id,
+    kind: "hold",
+    memberId,
+    at,
+    holdId,
+    postings: [
+      { account: "member:available", memberId, points: -points },
+      { account: "member:held", memberId, points },
+    ],
+  });
+  await consumeLots(tx, program.id, entryId, allocations);
+  const row: HoldsTable = {
+    id: holdId,
+    program_id: program.id,
+    member_id: memberId,
+    points,
+    state: "active",
+    reference: input.reference ?? null,
+    entry_id: entryId,
+    expires_at: new Date(at.getTime() + (input.ttlSeconds ?? program.hold_ttl_seconds) * 1000),
+    created_at: at,
+    settled_at: null,
+  };
+  await tx.insertInto("holds").values(row).execute();
+  await emit(tx, { programId: program.id, type: "points.held", payload: { memberId, points, holdId }, at });
+  return holdView(row);
+}
+
+/** Second phase: confirm (points are redeemed), cancel or expire (points go back to their lots). */
+export async function settleHold(
+  tx: Tx,
+  input: { programId: string; holdId: string; outcome: "confirmed" | "cancelled" | "expired"; at: Date },
+): Promise<HoldView> {
+  const { programId, holdId, outcome, at } = input;
+  const found = await tx
+    .selectFrom("holds")
+    .select("member_id")
+    .where("id", "=", holdId)
+    .where("program_id", "=", programId)
+    .executeTakeFirst();
+  if (!found) throw notFound("hold_not_found", holdId);
+  await lockBalance(tx, programId, found.member_id);
+  const hold = await tx.selectFrom("holds").selectAll().where("id", "=", holdId).executeTakeFirstOrThrow();
+  // Settling twice the same way answers the settled hold: retries from a till are safe.
+  if (hold.state === outcome) return holdView(hold);
+  if (hold.state !== "active") {
+    throw new DomainError("hold_not_active", `hold ${holdId} is ${hold.state}`, { state: hold.state });
+  }
+  if (outcome === "confirmed" && hold.expires_at <= at) {
+    throw new DomainError("hold_not_active", `hold ${holdId} expired at ${hold.expires_at.toISOString()}`, {
+      state: "expired",
+    });
+  }
+  if (outcome === "expired" && hold.expires_at > at) return holdView(hold);
+  const memberId = hold.member_id;
+  const entryId = await postEntry(tx, {
+    programId,
+    kind: outcome === "confirmed" ? "hold_confirm" : outcome === "cancelled" ? "hold_cancel" : "hold_expire",
+    memberId,
+    at,
+    holdId,
+    postings:
+      outcome === "confirmed"
+        ? [
+            { account: "member:held", memberId, points: -hold.points },
+            { account: "program:redeemed", points: hold.points },
+          ]
+        : [
+            { account: "member:held", memberId, points: -hold.points },
+            { account: "member:available", memberId, points: hold.points },
+          ],
+  });
+  if (outcome !== "confirmed") {
+    await restoreLots(tx, programId, entryId, await allocationsOf(tx, hold.entry_id));
+  }
+  const row = await tx
+    .updateTable("holds")
+    .set({ state: outcome, settled_at: at })
+    .where("id", "=", holdId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await emit(tx, { programId, type: `points.hold_${outcome}`, payload: { memberId, points: hold.points, holdId }, at });
+  return holdView(row);
+}
+
+export function holdView(row: HoldsTable): HoldView {
+  return {
+    id: row.id,
+    memberId: row.member_id,
+    points: row.points,
+    state: row.state,
+    reference: row.reference,
+    expiresAt: row.expires_at.toISOString(),
+    createdAt: row.created_at.toISOString(),
+    settledAt: row.settled_at?.toISOString() ?? null,
+  };
+}
+
+export async function readBalance(tx: Tx | import("../../db/client.ts").Queryable, memberId: string): Promise<BalanceRow> {
+  const row = await tx
+    .selectFrom("member_balances")
+    .selectAll()
+    .where("member_id", "=", memberId)
+    .executeTakeFirst();
+  if (!row) throw notFound("member_not_found", memberId);
+  return toBalance(row);
+}

@@ -1,0 +1,387 @@
+import { z } from "zod";
+import type { Ctx } from "../../context.ts";
+import { pgErrorCode, type Queryable, type Tx } from "../../db/client.ts";
+import type { MembersTable } from "../../db/schema.ts";
+import { DomainError, notFound } from "../../lib/errors.ts";
+import { newId } from "../../lib/ids.ts";
+import { getProgram } from "../programs/index.ts";
+import { emit } from "../outbox/index.ts";
+import {
+  isValidCardNumber,
+  newCardNumber,
+  normalizeEmail,
+  normalizePhone,
+} from "./identifiers.ts";
+
+export { isValidCardNumber, normalizePhone } from "./identifiers.ts";
+
+const channels = ["email", "sms", "whatsapp", "push"] as const;
+const marketingSchema = z
+  .object({
+    email: z.boolean().optional(),
+    sms: z.boolean().optional(),
+    whatsapp: z.boolean().optional(),
+    push: z.boolean().optional(),
+  })
+  .strict();
+
+const profileFields = {
+  name: z.string().trim().min(1).max(120).nullable().optional(),
+  birthday: z.iso.date().nullable().optional(),
+  city: z.string().trim().min(1).max(80).nullable().optional(),
+  gender: z.enum(["female", "male", "other", "undisclosed"]).nullable().optional(),
+  ageBand: z
+    .enum(["<18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"])
+    .nullable()
+    .optional(),
+};
+
+export const memberEnrolSchema = z
+  .object({
+    phone: z.string().max(40).optional(),
+    email: z.email().max(254).optional(),
+    ...profileFields,
+    consents: z.object({
+      terms: z.literal(true, { message: "the member must accept the terms" }),
+      marketing: marketingSchema.default({}),
+    }),
+    channel: z.enum(["pos", "online", "app"]).default("pos"),
+    storeId: z.string().trim().min(1).max(64).optional(),
+  })
+  .strict()
+  .refine((value) => value.phone !== undefined || value.email !== undefined, {
+    message: "a phone number or an email is required",
+    path: ["phone"],
+  });
+export type MemberEnrol = z.infer<typeof memberEnrolSchema>;
+
+export const memberUpdateSchema = z
+  .object({
+    phone: z.string().max(40).nullable().optional(),
+    email: z.email().max(254).nullable().optional(),
+    ...profileFields,
+    marketing: marketingSchema.optional(),
+  })
+  .strict()
+  .refine((value) => Object.keys(value).length > 0, { message: "nothing to update" });
+export type MemberUpdate = z.infer<typeof memberUpdateSchema>;
+
+export const memberLookupSchema = z
+  .object({
+    phone: z.string().max(40).optional(),
+    email: z.string().max(254).optional(),
+    card: z.string().max(64).optional(),
+  })
+  .refine((value) => Object.values(value).filter((v) => v !== undefined).length === 1, {
+    message: "give exactly one of phone, email or card",
+  });
+export type MemberLookup = z.infer<typeof memberLookupSchema>;
+
+/** How a purchase or a POS call names its member. */
+export const memberRefSchema = z
+  .object({
+    id: z.string().max(64).optional(),
+    phone: z.string().max(40).optional(),
+    card: z.string().max(64).optional(),
+  })
+  .strict()
+  .refine((value) => Object.values(value).filter((v) => v !== undefined).length === 1, {
+    message: "name the member by exactly one of id, phone or card",
+  });
+export type MemberRef = z.infer<typeof memberRefSchema>;
+
+const consentSchema = z.object({ granted: z.boolean(), at: z.string() });
+export const memberSchema = z.object({
+  id: z.string(),
+  programId: z.string(),
+  phone: z.string().nullable(),
+  email: z.string().nullable(),
+  cardNumber: z.string(),
+  name: z.string().nullable(),
+  birthday: z.string().nullable(),
+  city: z.string().nullable(),
+  gender: z.string().nullable(),
+  ageBand: z.string().nullable(),
+  status: z.enum(["active", "blocked"]),
+  blockedReason: z.string().nullable(),
+  consents: z.object({
+    termsAcceptedAt: z.string(),
+    marketing: z.record(z.string(), consentSchema),
+  }),
+  enrolledChannel: z.string(),
+  enrolledStoreId: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type MemberView = z.infer<typeof memberSchema>;
+
+type Consents = { marketing: Record<string, { granted: boolean; at: string }> };
+
+export async function enrolMember(ctx: Ctx, programId: string, input: MemberEnrol): Promise<MemberView> {
+  const now = ctx.clock.now();
+  const phone = input.phone === undefined ? null : normalizePhone(input.phone);
+  const email = input.email === undefined ? null : normalizeEmail(input.email);
+  const consents: Consents = { marketing: {} };
+  for (const channel of channels) {
+    consents.marketing[channel] = { granted: input.consents.marketing[channel] ?? false, at: now.toISOString() };
+  }
+  return ctx.db.transaction(async (tx) => {
+    await getProgram(tx, programId);
+    await assertIdentifiersFree(tx, programId, { phone, email }, null);
+    const row: MembersTable = {
+      id: newId("member"),
+      program_id: programId,
+      phone_e164: phone,
+      email,
+      card_number: newCardNumber(),
+      name: input.name ?? null,
+      birthday: input.birthday ?? null,
+      city: input.city ?? null,
+      gender: input.gender ?? null,
+      age_band: input.ageBand ?? null,
+      status: "active",
+      blocked_reason: null,
+      terms_accepted_at: now,
+      consents: JSON.stringify(consents),
+      enrolled_channel: input.channel,
+      enrolled_store_id: input.storeId ?? null,
+      created_at: now,
+      updated_at: now,
+    };
+    await insertMember(tx, row);
+    await tx
+      .insertInto("member_balances")
+      .values({ member_id: row.id, program_id: programId, updated_at: now })
+      .execute();
+    await emit(tx, {
+      programId,
+      type: "member.enrolled",
+      payload: { memberId: row.id, channel: input.channel, storeId: input.storeId ?? null },
+      at: now,
+    });
+    return toView({ ...row, consents });
+  });
+}
+
+async function insertMember(tx: Tx, row: MembersTable): Promise<void> {
+  try {
+    await tx.insertInto("members").values(row).execute();
+  } catch (error) {
+    // Two enrolments racing for one phone or email: the unique index decides.
+    if (pgErrorCode(error) === "23505") {
+      throw new DomainError("identifier_taken", "phone, email or card number is already enrolled");
+    }
+    throw error;
+  }
+}
+
+async function assertIdentifiersFree(
+  tx: Tx,
+  programId: string,
+  ids: { phone?: string | null; email?: string | null },
+  exceptMemberId: string | null,
+): Promise<void> {
+  const checks: [string, string | null | undefined][] = [
+    ["phone_e164", ids.phone],
+    ["email", ids.email],
+  ];
+  for (const [column, value] of checks) {
+    if (!value) continue;
+    const existing = await tx
+      .selectFrom("members")
+      .select("id")
+      .where("program_id", "=", programId)
+      .where(column as "email", "=", value)
+      .executeTakeFirst();
+    if (existing && existing.id !== exceptMemberId) {
+      throw new DomainError(
+        "identifier_taken",
+        `${column === "email" ? "email" : "phone"} is already enrolled in this program`,
+        { field: column === "email" ? "email" : "phone", memberId: existing.id },
+      );
+    }
+  }
+}
+
+export async function updateMember(
+  ctx: Ctx,
+  programId: string,
+  memberId: string,
+  input: MemberUpdate,
+): Promise<MemberView> {
+  const now = ctx.clock.now();
+  return ctx.db.transaction(async (tx) => {
+    const current = await lockMember(tx, programId, memberId);
+    const phone = input.phone === undefined ? undefined : input.phone === null ? null : normalizePhone(input.phone);
+    const email = input.email === undefined ? undefined : input.email === null ? null : normalizeEmail(input.email);
+    await assertIdentifiersFree(tx, programId, { phone, email }, memberId);
+    const nextPhone = phone === undefined ? current.phone_e164 : phone;
+    const nextEmail = email === undefined ? current.email : email;
+    if (!nextPhone && !nextEmail) {
+      throw new DomainError("validation_failed", "a member keeps a phone number or an email", {
+        field: "phone",
+      });
+    }
+    const consents = current.consents as Consents;
+    const changed: string[] = [];
+    for (const channel of channels) {
+      const granted = input.marketing?.[channel];
+      if (granted !== undefined && consents.marketing[channel]?.granted !== granted) {
+        consents.marketing[channel] = { granted, at: now.toISOString() };
+        changed.push(channel);
+      }
+    }
+    const row = await tx
+      .updateTable("members")
+      .set({
+        phone_e164: nextPhone,
+        email: nextEmail,
+        ...(input.name !== undefined && { name: input.name }),
+        ...(input.birthday !== undefined && { birthday: input.birthday }),
+        ...(input.city !== undefined && { city: input.city }),
+        ...(input.gender !== undefined && { gender: input.gender }),
+        ...(input.ageBand !== undefined && { age_band: input.ageBand }),
+        consents: JSON.stringify(consents),
+        updated_at: now,
+      })
+      .where("id", "=", memberId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await emit(tx, {
+      programId,
+      type: "member.updated",
+      payload: { memberId, fields: Object.keys(input), consentsChanged: changed },
+      at: now,
+    });
+    return toView(row);
+  });
+}
+
+export async function setMemberStatus(
+  ctx: Ctx,
+  programId: string,
+  memberId: string,
+  status: "active" | "blocked",
+  reason: string | null,
+): Promise<MemberView> {
+  const now = ctx.clock.now();
+  return ctx.db.transaction(async (tx) => {
+    await lockMember(tx, programId, memberId);
+    const row = await tx
+      .updateTable("members")
+      .set({ status, blocked_reason: status === "blocked" ? reason : null, updated_at: now })
+      .where("id", "=", memberId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await emit(tx, {
+      programId,
+      type: status === "blocked" ? "member.blocked" : "member.unblocked",
+      payload: { memberId, reason },
+      at: now,
+    });
+    return toView(row);
+  });
+}
+
+export async function getMember(ctx: Ctx, programId: string, memberId: string): Promise<MemberView> {
+  return toView(await findMemberRow(ctx.db.kysely, programId, { id: memberId }));
+}
+
+export async function lookupMember(ctx: Ctx, programId: string, lookup: MemberLookup): Promise<MemberView> {
+  return toView(
+    await findMemberRow(ctx.db.kysely, programId, {
+      phone: lookup.phone,
+      card: lookup.card,
+      email: lookup.email,
+    }),
+  );
+}
+
+export async function listMembers(
+  ctx: Ctx,
+  programId: string,
+  page: { limit: number; after?: string | undefined },
+): Promise<MemberView[]> {
+  let query = ctx.db.kysely
+    .selectFrom("members")
+    .selectAll()
+    .where("program_id", "=", programId)
+    .orderBy("id")
+    .limit(page.limit);
+  if (page.after) query = query.where("id", ">", page.after);
+  return (await query.execute()).map(toView);
+}
+
+/**
+ * Finds a member of the program by id, phone, card or email. A member of another program is
+ * reported exactly like a missing one.
+ */
+export async function findMemberRow(
+  db: Queryable | Tx,
+  programId: string,
+  ref: { id?: string | undefined; phone?: string | undefined; card?: string | undefined; email?: string | undefined },
+): Promise<MembersTable> {
+  const label = ref.id ?? ref.phone ?? ref.card ?? ref.email ?? "";
+  let query = db.selectFrom("members").selectAll().where("program_id", "=", programId);
+  if (ref.id !== undefined) {
+    query = query.where("id", "=", ref.id);
+  } else if (ref.phone !== undefined) {
+    query = query.where("phone_e164", "=", normalizePhone(ref.phone));
+  } else if (ref.card !== undefined) {
+    const card = ref.card.replace(/[\s-]/g, "");
+    if (!isValidCardNumber(card)) {
+      throw new DomainError("validation_failed", "card number is not valid (check digit)", {
+        field: "card",
+      });
+    }
+    query = query.where("card_number", "=", card);
+  } else if (ref.email !== undefined) {
+    query = query.where("email", "=", normalizeEmail(ref.email));
+  } else {
+    throw new DomainError("validation_failed", "no member identifier given");
+  }
+  const row = await query.executeTakeFirst();
+  if (!row) throw notFound("member_not_found", label);
+  return row;
+}
+
+async function lockMember(tx: Tx, programId: string, memberId: string): Promise<MembersTable> {
+  const row = await tx
+    .selectFrom("members")
+    .selectAll()
+    .where("id", "=", memberId)
+    .where("program_id", "=", programId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!row) throw notFound("member_not_found", memberId);
+  return row;
+}
+
+export function assertActive(member: Pick<MembersTable, "id" | "status">): void {
+  if (member.status !== "active") {
+    throw new DomainError("member_blocked", `member ${member.id} is blocked`, { memberId: member.id });
+  }
+}
+
+export function toView(row: MembersTable): MemberView {
+  const consents = (typeof row.consents === "string" ? JSON.parse(row.consents) : row.consents) as Consents;
+  return {
+    id: row.id,
+    programId: row.program_id,
+    phone: row.phone_e164,
+    email: row.email,
+    cardNumber: row.card_number,
+    name: row.name,
+    birthday: row.birthday,
+    city: row.city,
+    gender: row.gender,
+    ageBand: row.age_band,
+    status: row.status,
+    blockedReason: row.blocked_reason,
+    consents: { termsAcceptedAt: row.terms_accepted_at.toISOString(), marketing: consents.marketing },
+    enrolledChannel: row.enrolled_channel,
+    enrolledStoreId: row.enrolled_store_id,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}

@@ -1,0 +1,41 @@
+import type { Tx } from "../../db/client.ts";
+import { newId } from "../../lib/ids.ts";
+
+export interface DomainEvent {
+  programId: string | null;
+  type: string;
+  payload: Record<string, unknown>;
+  at: Date;
+}
+
+/** Writes an event in the caller's transaction, so it exists exactly when the change commits. */
+export async function emit(tx: Tx, event: DomainEvent): Promise<string> {
+  const id = newId("event");
+  await tx
+    .insertInto("outbox_events")
+    .values({
+      id,
+      program_id: event.programId,
+      type: event.type,
+      payload: JSON.stringify({ ...event.payload, schemaVersion: 1 }),
+      created_at: event.at,
+    })
+    .execute();
+  return id;
+}
+
+export async function listEvents(
+  tx: Tx | import("../../db/client.ts").Queryable,
+  programId: string,
+  afterSeq: number,
+  limit: number,
+) {
+  return tx
+    .selectFrom("outbox_events")
+    .selectAll()
+    .where("program_id", "=", programId)
+    .where("seq", ">", afterSeq)
+    .orderBy("seq")
+    .limit(limit)
+    .execute();
+}
