@@ -88,15 +88,13 @@ class PGliteConnection implements DatabaseConnection {
       const last = results.at(-1);
       return {
         rows: (last?.rows ?? []) as R[],
-        numAffectedRows:
-          last?.affectedRows === undefined ? undefined : BigInt(last.affectedRows),
+        numAffectedRows: last?.affectedRows === undefined ? undefined : BigInt(last.affectedRows),
       };
     }
     const result = await this.pg.query<R>(compiled.sql, compiled.parameters as unknown[]);
     return {
       rows: result.rows,
-      numAffectedRows:
-        result.affectedRows === undefined ? undefined : BigInt(result.affectedRows),
+      numAffectedRows: result.affectedRows === undefined ? undefined : BigInt(result.affectedRows),
     };
   }
 

@@ -6,6 +6,7 @@ export const errorCodes = [
   "validation_failed",
   "invalid_json",
   "payload_too_large",
+  "unsupported_media_type",
   "unauthorized",
   "forbidden",
   "route_not_found",
@@ -45,11 +46,12 @@ export class DomainError extends Error {
   }
 }
 
-export function notFound(
-  code: Extract<ErrorCode, `${string}_not_found`>,
-  id: string,
-): DomainError {
-  return new DomainError(code, `${code.replace("_not_found", "").replace("_", " ")} ${id} not found`, {
-    id,
-  });
+export function notFound(code: Extract<ErrorCode, `${string}_not_found`>, id: string): DomainError {
+  return new DomainError(
+    code,
+    `${code.replace("_not_found", "").replace("_", " ")} ${id} not found`,
+    {
+      id,
+    },
+  );
 }

@@ -97,7 +97,12 @@ export async function revokeApiKey(
     query = programId === null ? query : query.where("program_id", "=", programId);
     const row = await query.returningAll().executeTakeFirst();
     if (!row) throw notFound("api_key_not_found", keyId);
-    await emit(tx, { programId: row.program_id, type: "api_key.revoked", payload: { keyId }, at: now });
+    await emit(tx, {
+      programId: row.program_id,
+      type: "api_key.revoked",
+      payload: { keyId },
+      at: now,
+    });
     return toView(row);
   });
 }
@@ -105,7 +110,9 @@ export async function revokeApiKey(
 export async function listApiKeys(ctx: Ctx, programId: string | null): Promise<ApiKeyView[]> {
   let query = ctx.db.kysely.selectFrom("api_keys").selectAll().orderBy("id");
   query =
-    programId === null ? query.where("program_id", "is", null) : query.where("program_id", "=", programId);
+    programId === null
+      ? query.where("program_id", "is", null)
+      : query.where("program_id", "=", programId);
   return (await query.execute()).map(toView);
 }
 

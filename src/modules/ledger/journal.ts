@@ -107,7 +107,10 @@ export async function postEntry(tx: Tx, input: EntryInput): Promise<string> {
     )
     .execute();
 
-  const deltas = new Map<string, Record<"pending" | "available" | "held" | "debt" | "earned_total", number>>();
+  const deltas = new Map<
+    string,
+    Record<"pending" | "available" | "held" | "debt" | "earned_total", number>
+  >();
   const deltaFor = (memberId: string) => {
     let delta = deltas.get(memberId);
     if (!delta) {
@@ -117,10 +120,12 @@ export async function postEntry(tx: Tx, input: EntryInput): Promise<string> {
     return delta;
   };
   for (const posting of postings) {
-    if ("memberId" in posting) deltaFor(posting.memberId)[columnOf[posting.account]] += posting.points;
+    if ("memberId" in posting)
+      deltaFor(posting.memberId)[columnOf[posting.account]] += posting.points;
   }
   if (input.debtDelta) deltaFor(input.debtDelta.memberId).debt += input.debtDelta.points;
-  if (input.earnedDelta) deltaFor(input.earnedDelta.memberId).earned_total += input.earnedDelta.points;
+  if (input.earnedDelta)
+    deltaFor(input.earnedDelta.memberId).earned_total += input.earnedDelta.points;
   for (const [memberId, delta] of deltas) {
     const updated = await tx
       .updateTable("member_balances")
@@ -140,7 +145,11 @@ export async function postEntry(tx: Tx, input: EntryInput): Promise<string> {
 }
 
 /** Locks one member's balance row: the single point of serialisation for a member's points. */
-export async function lockBalance(tx: Tx, programId: string, memberId: string): Promise<BalanceRow> {
+export async function lockBalance(
+  tx: Tx,
+  programId: string,
+  memberId: string,
+): Promise<BalanceRow> {
   const row = await tx
     .selectFrom("member_balances")
     .selectAll()

@@ -48,7 +48,13 @@ export async function createLot(tx: Tx, input: LotInput): Promise<string> {
 /** Records a change of one lot's remaining points, with the entry that caused it. */
 export async function moveLot(
   tx: Tx,
-  move: { programId: string; entryId: string; lotId: string; points: number; state?: "available" | "expired" | "reversed" },
+  move: {
+    programId: string;
+    entryId: string;
+    lotId: string;
+    points: number;
+    state?: "available" | "expired" | "reversed";
+  },
 ): Promise<void> {
   if (move.points === 0 && !move.state) return;
   await tx
@@ -62,7 +68,12 @@ export async function moveLot(
   if (move.points !== 0) {
     await tx
       .insertInto("lot_movements")
-      .values({ entry_id: move.entryId, lot_id: move.lotId, program_id: move.programId, points: move.points })
+      .values({
+        entry_id: move.entryId,
+        lot_id: move.lotId,
+        program_id: move.programId,
+        points: move.points,
+      })
       .execute();
   }
 }

@@ -46,7 +46,9 @@ async function lockActive(tx: Tx, programId: string, memberId: string): Promise<
 
 function assertPoints(points: number, field = "points"): void {
   if (!Number.isSafeInteger(points) || points <= 0 || points > pointsMax) {
-    throw new DomainError("validation_failed", `${field} must be a positive whole number`, { field });
+    throw new DomainError("validation_failed", `${field} must be a positive whole number`, {
+      field,
+    });
   }
 }
 
@@ -57,7 +59,15 @@ function assertPoints(points: number, field = "points"): void {
 async function grantAvailable(
   tx: Tx,
   balance: BalanceRow,
-  lot: { entryId: string; points: number; expiresAt: Date | null; source: "earn" | "adjust" | "transfer"; transactionId?: string; at: Date; programId: string },
+  lot: {
+    entryId: string;
+    points: number;
+    expiresAt: Date | null;
+    source: "earn" | "adjust" | "transfer";
+    transactionId?: string;
+    at: Date;
+    programId: string;
+  },
   repay: number,
 ): Promise<string> {
   const lotId = await createLot(tx, {
@@ -72,7 +82,8 @@ async function grantAvailable(
     expiresAt: lot.expiresAt,
     at: lot.at,
   });
-  if (repay > 0) await moveLot(tx, { programId: lot.programId, entryId: lot.entryId, lotId, points: -repay });
+  if (repay > 0)
+    await moveLot(tx, { programId: lot.programId, entryId: lot.entryId, lotId, points: -repay });
   return lotId;
 }
 
@@ -87,7 +98,14 @@ export interface EarnResult {
 /** Earns points for a purchase: pending through the returns window, then available. */
 export async function earnForPurchase(
   tx: Tx,
-  input: { program: Program; memberId: string; points: number; transactionId: string; occurredAt: Date; at: Date },
+  input: {
+    program: Program;
+    memberId: string;
+    points: number;
+    transactionId: string;
+    occurredAt: Date;
+    at: Date;
+  },
 ): Promise<EarnResult | null> {
   const { program, memberId, points, at } = input;
   const balance = await lockActive(tx, program.id, memberId);
@@ -128,14 +146,29 @@ export async function earnForPurchase(
     lotId = await grantAvailable(
       tx,
       balance,
-      { entryId, points, expiresAt, source: "earn", transactionId: input.transactionId, at, programId: program.id },
+      {
+        entryId,
+        points,
+        expiresAt,
+        source: "earn",
+        transactionId: input.transactionId,
+        at,
+        programId: program.id,
+      },
       repay,
     );
   }
   await emit(tx, {
     programId: program.id,
     type: pending ? "points.pending" : "points.earned",
-    payload: { memberId, points, transactionId: input.transactionId, entryId, availableAt, expiresAt },
+    payload: {
+      memberId,
+      points,
+      transactionId: input.transactionId,
+      entryId,
+      availableAt,
+      expiresAt,
+    },
     at,
   });
   return { entryId, lotId, state: pending ? "pending" : "available", availableAt, expiresAt };
@@ -148,7 +181,14 @@ export async function earnForPurchase(
  */
 export async function reverseEarn(
   tx: Tx,
-  input: { program: Program; memberId: string; transactionId: string; refundId: string; points: number; at: Date },
+  input: {
+    program: Program;
+    memberId: string;
+    transactionId: string;
+    refundId: string;
+    points: number;
+    at: Date;
+  },
 ): Promise<{ reversed: number; forfeited: number; entryId: string | null }> {
   const { program, memberId, points, at } = input;
   if (points === 0) return { reversed: 0, forfeited: 0, entryId: null };
@@ -196,7 +236,10 @@ export async function reverseEarn(
   const debt = program.refund_policy === "allow_negative" ? short : 0;
   const forfeited = short - debt;
   const reversed = points - forfeited;
-  invariant(balance.available - reversed >= -(balance.debt + debt), "reversal leaves balance below its debt");
+  invariant(
+    balance.available - reversed >= -(balance.debt + debt),
+    "reversal leaves balance below its debt",
+  );
   if (reversed === 0) return { reversed: 0, forfeited, entryId: null };
   const entryId = await postEntry(tx, {
     ...base,
@@ -207,7 +250,8 @@ export async function reverseEarn(
     debtDelta: { memberId, points: debt },
     earnedDelta: { memberId, points: -reversed },
   });
-  if (fromLot > 0) await moveLot(tx, { programId: program.id, entryId, lotId: lot.id, points: -fromLot });
+  if (fromLot > 0)
+    await moveLot(tx, { programId: program.id, entryId, lotId: lot.id, points: -fromLot });
   await consumeLots(tx, program.id, entryId, others);
   await emitReversed(tx, program.id, memberId, input, reversed, forfeited, at);
   return { reversed, forfeited, entryId };
@@ -225,14 +269,24 @@ async function emitReversed(
   await emit(tx, {
     programId,
     type: "points.reversed",
-    payload: { memberId, points, forfeited, transactionId: input.transactionId, refundId: input.refundId },
+    payload: {
+      memberId,
+      points,
+      forfeited,
+      transactionId: input.transactionId,
+      refundId: input.refundId,
+    },
     at,
   });
 }
 
 /** Moves a pending lot whose returns window has passed to available. */
 export async function releaseLot(tx: Tx, lotId: string, at: Date): Promise<number> {
-  const lot = await tx.selectFrom("point_lots").selectAll().where("id", "=", lotId).executeTakeFirst();
+  const lot = await tx
+    .selectFrom("point_lots")
+    .selectAll()
+    .where("id", "=", lotId)
+    .executeTakeFirst();
   invariant(lot, `lot ${lotId} missing`);
   const balance = await lockBalance(tx, lot.program_id, lot.member_id);
   const current = await tx
@@ -244,7 +298,13 @@ export async function releaseLot(tx: Tx, lotId: string, at: Date): Promise<numbe
   if (current.state !== "pending" || current.available_at > at) return 0;
   const points = current.points_remaining;
   if (points === 0) {
-    await moveLot(tx, { programId: lot.program_id, entryId: lot.entry_id, lotId, points: 0, state: "reversed" });
+    await moveLot(tx, {
+      programId: lot.program_id,
+      entryId: lot.entry_id,
+      lotId,
+      points: 0,
+      state: "reversed",
+    });
     return 0;
   }
   const repay = Math.min(balance.debt, points);
@@ -260,7 +320,13 @@ export async function releaseLot(tx: Tx, lotId: string, at: Date): Promise<numbe
     ],
     debtDelta: { memberId: lot.member_id, points: -repay },
   });
-  await moveLot(tx, { programId: lot.program_id, entryId, lotId, points: -repay, state: "available" });
+  await moveLot(tx, {
+    programId: lot.program_id,
+    entryId,
+    lotId,
+    points: -repay,
+    state: "available",
+  });
   await emit(tx, {
     programId: lot.program_id,
     type: "points.released",
@@ -272,7 +338,11 @@ export async function releaseLot(tx: Tx, lotId: string, at: Date): Promise<numbe
 
 /** Expires what is left of a lot whose expiry has passed. */
 export async function expireLot(tx: Tx, lotId: string, at: Date): Promise<number> {
-  const lot = await tx.selectFrom("point_lots").selectAll().where("id", "=", lotId).executeTakeFirst();
+  const lot = await tx
+    .selectFrom("point_lots")
+    .selectAll()
+    .where("id", "=", lotId)
+    .executeTakeFirst();
   invariant(lot, `lot ${lotId} missing`);
   await lockBalance(tx, lot.program_id, lot.member_id);
   const current = await tx
@@ -294,7 +364,13 @@ export async function expireLot(tx: Tx, lotId: string, at: Date): Promise<number
       { account: "program:expired", points },
     ],
   });
-  await moveLot(tx, { programId: lot.program_id, entryId, lotId, points: -points, state: "expired" });
+  await moveLot(tx, {
+    programId: lot.program_id,
+    entryId,
+    lotId,
+    points: -points,
+    state: "expired",
+  });
   await emit(tx, {
     programId: lot.program_id,
     type: "points.expired",
@@ -307,7 +383,13 @@ export async function expireLot(tx: Tx, lotId: string, at: Date): Promise<number
 /** Redeems points at once (a reward, a discount): available → program:redeemed. */
 export async function redeem(
   tx: Tx,
-  input: { programId: string; memberId: string; points: number; reason?: string | undefined; at: Date },
+  input: {
+    programId: string;
+    memberId: string;
+    points: number;
+    reason?: string | undefined;
+    at: Date;
+  },
 ): Promise<{ entryId: string; balance: BalanceRow }> {
   const { programId, memberId, points, at } = input;
   assertPoints(points);
@@ -327,14 +409,26 @@ export async function redeem(
     ],
   });
   await consumeLots(tx, programId, entryId, allocations);
-  await emit(tx, { programId, type: "points.redeemed", payload: { memberId, points, entryId, reason: input.reason ?? null }, at });
+  await emit(tx, {
+    programId,
+    type: "points.redeemed",
+    payload: { memberId, points, entryId, reason: input.reason ?? null },
+    at,
+  });
   return { entryId, balance: await readBalance(tx, memberId) };
 }
 
 /** Manual correction by staff: a new entry with a reason, never an edit. */
 export async function adjust(
   tx: Tx,
-  input: { program: Program; memberId: string; points: number; reason: string; expiresAt?: Date | null; at: Date },
+  input: {
+    program: Program;
+    memberId: string;
+    points: number;
+    reason: string;
+    expiresAt?: Date | null;
+    at: Date;
+  },
 ): Promise<{ entryId: string; balance: BalanceRow }> {
   const { program, memberId, points, at } = input;
   assertPoints(Math.abs(points));
@@ -354,7 +448,12 @@ export async function adjust(
       debtDelta: { memberId, points: -repay },
     });
     const expiresAt = input.expiresAt === undefined ? expiryFor(program, at) : input.expiresAt;
-    await grantAvailable(tx, balance, { entryId, points, expiresAt, source: "adjust", at, programId: program.id }, repay);
+    await grantAvailable(
+      tx,
+      balance,
+      { entryId, points, expiresAt, source: "adjust", at, programId: program.id },
+      repay,
+    );
     await emitAdjusted(tx, program.id, memberId, points, input.reason, entryId, at);
     return { entryId, balance: await readBalance(tx, memberId) };
   }
@@ -378,14 +477,34 @@ export async function adjust(
   return { entryId, balance: await readBalance(tx, memberId) };
 }
 
-async function emitAdjusted(tx: Tx, programId: string, memberId: string, points: number, reason: string, entryId: string, at: Date) {
-  await emit(tx, { programId, type: "points.adjusted", payload: { memberId, points, reason, entryId }, at });
+async function emitAdjusted(
+  tx: Tx,
+  programId: string,
+  memberId: string,
+  points: number,
+  reason: string,
+  entryId: string,
+  at: Date,
+) {
+  await emit(tx, {
+    programId,
+    type: "points.adjusted",
+    payload: { memberId, points, reason, entryId },
+    at,
+  });
 }
 
 /** Moves available points between two members of one program; received lots keep their expiry. */
 export async function transfer(
   tx: Tx,
-  input: { programId: string; fromMemberId: string; toMemberId: string; points: number; reason?: string | undefined; at: Date },
+  input: {
+    programId: string;
+    fromMemberId: string;
+    toMemberId: string;
+    points: number;
+    reason?: string | undefined;
+    at: Date;
+  },
 ): Promise<{ entryId: string; from: BalanceRow; to: BalanceRow }> {
   const { programId, fromMemberId, toMemberId, points, at } = input;
   assertPoints(points);
@@ -400,7 +519,9 @@ export async function transfer(
     .execute();
   for (const member of statuses) {
     if (member.status !== "active") {
-      throw new DomainError("member_blocked", `member ${member.id} is blocked`, { memberId: member.id });
+      throw new DomainError("member_blocked", `member ${member.id} is blocked`, {
+        memberId: member.id,
+      });
     }
   }
   const from = locked.get(fromMemberId);
@@ -436,12 +557,28 @@ export async function transfer(
     await grantAvailable(
       tx,
       to,
-      { entryId, points: lotPoints, expiresAt: expiresMs === null ? null : new Date(expiresMs), source: "transfer", at, programId },
+      {
+        entryId,
+        points: lotPoints,
+        expiresAt: expiresMs === null ? null : new Date(expiresMs),
+        source: "transfer",
+        at,
+        programId,
+      },
       lotRepay,
     );
   }
-  await emit(tx, { programId, type: "points.transferred", payload: { fromMemberId, toMemberId, points, entryId }, at });
-  return { entryId, from: await readBalance(tx, fromMemberId), to: await readBalance(tx, toMemberId) };
+  await emit(tx, {
+    programId,
+    type: "points.transferred",
+    payload: { fromMemberId, toMemberId, points, entryId },
+    at,
+  });
+  return {
+    entryId,
+    from: await readBalance(tx, fromMemberId),
+    to: await readBalance(tx, toMemberId),
+  };
 }
 
 export interface HoldView {
@@ -458,7 +595,14 @@ export interface HoldView {
 /** First phase of a till redemption: the points leave "available" and wait in "held". */
 export async function createHold(
   tx: Tx,
-  input: { program: Program; memberId: string; points: number; reference?: string | undefined; ttlSeconds?: number | undefined; at: Date },
+  input: {
+    program: Program;
+    memberId: string;
+    points: number;
+    reference?: string | undefined;
+    ttlSeconds?: number | undefined;
+    at: Date;
+  },
 ): Promise<HoldView> {
   const { program, memberId, points, at } = input;
   assertPoints(points);
@@ -492,14 +636,24 @@ export async function createHold(
     settled_at: null,
   };
   await tx.insertInto("holds").values(row).execute();
-  await emit(tx, { programId: program.id, type: "points.held", payload: { memberId, points, holdId }, at });
+  await emit(tx, {
+    programId: program.id,
+    type: "points.held",
+    payload: { memberId, points, holdId },
+    at,
+  });
   return holdView(row);
 }
 
 /** Second phase: confirm (points are redeemed), cancel or expire (points go back to their lots). */
 export async function settleHold(
   tx: Tx,
-  input: { programId: string; holdId: string; outcome: "confirmed" | "cancelled" | "expired"; at: Date },
+  input: {
+    programId: string;
+    holdId: string;
+    outcome: "confirmed" | "cancelled" | "expired";
+    at: Date;
+  },
 ): Promise<HoldView> {
   const { programId, holdId, outcome, at } = input;
   const found = await tx
@@ -510,22 +664,37 @@ export async function settleHold(
     .executeTakeFirst();
   if (!found) throw notFound("hold_not_found", holdId);
   await lockBalance(tx, programId, found.member_id);
-  const hold = await tx.selectFrom("holds").selectAll().where("id", "=", holdId).executeTakeFirstOrThrow();
+  const hold = await tx
+    .selectFrom("holds")
+    .selectAll()
+    .where("id", "=", holdId)
+    .executeTakeFirstOrThrow();
   // Settling twice the same way answers the settled hold: retries from a till are safe.
   if (hold.state === outcome) return holdView(hold);
   if (hold.state !== "active") {
-    throw new DomainError("hold_not_active", `hold ${holdId} is ${hold.state}`, { state: hold.state });
+    throw new DomainError("hold_not_active", `hold ${holdId} is ${hold.state}`, {
+      state: hold.state,
+    });
   }
   if (outcome === "confirmed" && hold.expires_at <= at) {
-    throw new DomainError("hold_not_active", `hold ${holdId} expired at ${hold.expires_at.toISOString()}`, {
-      state: "expired",
-    });
+    throw new DomainError(
+      "hold_not_active",
+      `hold ${holdId} expired at ${hold.expires_at.toISOString()}`,
+      {
+        state: "expired",
+      },
+    );
   }
   if (outcome === "expired" && hold.expires_at > at) return holdView(hold);
   const memberId = hold.member_id;
   const entryId = await postEntry(tx, {
     programId,
-    kind: outcome === "confirmed" ? "hold_confirm" : outcome === "cancelled" ? "hold_cancel" : "hold_expire",
+    kind:
+      outcome === "confirmed"
+        ? "hold_confirm"
+        : outcome === "cancelled"
+          ? "hold_cancel"
+          : "hold_expire",
     memberId,
     at,
     holdId,
@@ -549,7 +718,12 @@ export async function settleHold(
     .where("id", "=", holdId)
     .returningAll()
     .executeTakeFirstOrThrow();
-  await emit(tx, { programId, type: `points.hold_${outcome}`, payload: { memberId, points: hold.points, holdId }, at });
+  await emit(tx, {
+    programId,
+    type: `points.hold_${outcome}`,
+    payload: { memberId, points: hold.points, holdId },
+    at,
+  });
   return holdView(row);
 }
 
@@ -566,7 +740,10 @@ export function holdView(row: HoldsTable): HoldView {
   };
 }
 
-export async function readBalance(tx: Tx | import("../../db/client.ts").Queryable, memberId: string): Promise<BalanceRow> {
+export async function readBalance(
+  tx: Tx | import("../../db/client.ts").Queryable,
+  memberId: string,
+): Promise<BalanceRow> {
   const row = await tx
     .selectFrom("member_balances")
     .selectAll()

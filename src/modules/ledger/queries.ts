@@ -44,7 +44,11 @@ export async function memberHistory(
   return rows.rows.map((row) => ({
     id: row.id,
     kind: row.kind,
-    points: { pending: Number(row.pending), available: Number(row.available), held: Number(row.held) },
+    points: {
+      pending: Number(row.pending),
+      available: Number(row.available),
+      held: Number(row.held),
+    },
     transactionId: row.transaction_id,
     refundId: row.refund_id,
     holdId: row.hold_id,
@@ -71,7 +75,10 @@ export async function expiringPoints(
     .orderBy("expires_at")
     .limit(50)
     .execute();
-  return rows.map((row) => ({ points: Number(row.points), expiresAt: (row.expires_at as Date).toISOString() }));
+  return rows.map((row) => ({
+    points: Number(row.points),
+    expiresAt: (row.expires_at as Date).toISOString(),
+  }));
 }
 
 /** Program-level account balances, derived from the journal (never a cached hot row). */

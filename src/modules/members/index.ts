@@ -6,12 +6,7 @@ import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { getProgram } from "../programs/index.ts";
 import { emit } from "../outbox/index.ts";
-import {
-  isValidCardNumber,
-  newCardNumber,
-  normalizeEmail,
-  normalizePhone,
-} from "./identifiers.ts";
+import { isValidCardNumber, newCardNumber, normalizeEmail, normalizePhone } from "./identifiers.ts";
 
 export { isValidCardNumber, normalizePhone } from "./identifiers.ts";
 
@@ -117,15 +112,22 @@ export type MemberView = z.infer<typeof memberSchema>;
 
 type Consents = { marketing: Record<string, { granted: boolean; at: string }> };
 
-export async function enrolMember(ctx: Ctx, programId: string, input: MemberEnrol): Promise<MemberView> {
-  const now = ctx.clock.now();
+export async function enrolMember(
+  tx: Tx,
+  now: Date,
+  programId: string,
+  input: MemberEnrol,
+): Promise<MemberView> {
   const phone = input.phone === undefined ? null : normalizePhone(input.phone);
   const email = input.email === undefined ? null : normalizeEmail(input.email);
   const consents: Consents = { marketing: {} };
   for (const channel of channels) {
-    consents.marketing[channel] = { granted: input.consents.marketing[channel] ?? false, at: now.toISOString() };
+    consents.marketing[channel] = {
+      granted: input.consents.marketing[channel] ?? false,
+      at: now.toISOString(),
+    };
   }
-  return ctx.db.transaction(async (tx) => {
+  {
     await getProgram(tx, programId);
     await assertIdentifiersFree(tx, programId, { phone, email }, null);
     const row: MembersTable = {
@@ -160,7 +162,7 @@ export async function enrolMember(ctx: Ctx, programId: string, input: MemberEnro
       at: now,
     });
     return toView({ ...row, consents });
-  });
+  }
 }
 
 async function insertMember(tx: Tx, row: MembersTable): Promise<void> {
@@ -204,16 +206,26 @@ async function assertIdentifiersFree(
 }
 
 export async function updateMember(
-  ctx: Ctx,
+  tx: Tx,
+  now: Date,
   programId: string,
   memberId: string,
   input: MemberUpdate,
 ): Promise<MemberView> {
-  const now = ctx.clock.now();
-  return ctx.db.transaction(async (tx) => {
+  {
     const current = await lockMember(tx, programId, memberId);
-    const phone = input.phone === undefined ? undefined : input.phone === null ? null : normalizePhone(input.phone);
-    const email = input.email === undefined ? undefined : input.email === null ? null : normalizeEmail(input.email);
+    const phone =
+      input.phone === undefined
+        ? undefined
+        : input.phone === null
+          ? null
+          : normalizePhone(input.phone);
+    const email =
+      input.email === undefined
+        ? undefined
+        : input.email === null
+          ? null
+          : normalizeEmail(input.email);
     await assertIdentifiersFree(tx, programId, { phone, email }, memberId);
     const nextPhone = phone === undefined ? current.phone_e164 : phone;
     const nextEmail = email === undefined ? current.email : email;
@@ -254,18 +266,18 @@ export async function updateMember(
       at: now,
     });
     return toView(row);
-  });
+  }
 }
 
 export async function setMemberStatus(
-  ctx: Ctx,
+  tx: Tx,
+  now: Date,
   programId: string,
   memberId: string,
   status: "active" | "blocked",
   reason: string | null,
 ): Promise<MemberView> {
-  const now = ctx.clock.now();
-  return ctx.db.transaction(async (tx) => {
+  {
     await lockMember(tx, programId, memberId);
     const row = await tx
       .updateTable("members")
@@ -280,14 +292,22 @@ export async function setMemberStatus(
       at: now,
     });
     return toView(row);
-  });
+  }
 }
 
-export async function getMember(ctx: Ctx, programId: string, memberId: string): Promise<MemberView> {
+export async function getMember(
+  ctx: Ctx,
+  programId: string,
+  memberId: string,
+): Promise<MemberView> {
   return toView(await findMemberRow(ctx.db.kysely, programId, { id: memberId }));
 }
 
-export async function lookupMember(ctx: Ctx, programId: string, lookup: MemberLookup): Promise<MemberView> {
+export async function lookupMember(
+  ctx: Ctx,
+  programId: string,
+  lookup: MemberLookup,
+): Promise<MemberView> {
   return toView(
     await findMemberRow(ctx.db.kysely, programId, {
       phone: lookup.phone,
@@ -319,7 +339,12 @@ export async function listMembers(
 export async function findMemberRow(
   db: Queryable | Tx,
   programId: string,
-  ref: { id?: string | undefined; phone?: string | undefined; card?: string | undefined; email?: string | undefined },
+  ref: {
+    id?: string | undefined;
+    phone?: string | undefined;
+    card?: string | undefined;
+    email?: string | undefined;
+  },
 ): Promise<MembersTable> {
   const label = ref.id ?? ref.phone ?? ref.card ?? ref.email ?? "";
   let query = db.selectFrom("members").selectAll().where("program_id", "=", programId);
@@ -359,12 +384,16 @@ async function lockMember(tx: Tx, programId: string, memberId: string): Promise<
 
 export function assertActive(member: Pick<MembersTable, "id" | "status">): void {
   if (member.status !== "active") {
-    throw new DomainError("member_blocked", `member ${member.id} is blocked`, { memberId: member.id });
+    throw new DomainError("member_blocked", `member ${member.id} is blocked`, {
+      memberId: member.id,
+    });
   }
 }
 
 export function toView(row: MembersTable): MemberView {
-  const consents = (typeof row.consents === "string" ? JSON.parse(row.consents) : row.consents) as Consents;
+  const consents = (
+    typeof row.consents === "string" ? JSON.parse(row.consents) : row.consents
+  ) as Consents;
   return {
     id: row.id,
     programId: row.program_id,
@@ -378,7 +407,10 @@ export function toView(row: MembersTable): MemberView {
     ageBand: row.age_band,
     status: row.status,
     blockedReason: row.blocked_reason,
-    consents: { termsAcceptedAt: row.terms_accepted_at.toISOString(), marketing: consents.marketing },
+    consents: {
+      termsAcceptedAt: row.terms_accepted_at.toISOString(),
+      marketing: consents.marketing,
+    },
     enrolledChannel: row.enrolled_channel,
     enrolledStoreId: row.enrolled_store_id,
     createdAt: row.created_at.toISOString(),

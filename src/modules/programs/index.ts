@@ -9,12 +9,9 @@ import { emit } from "../outbox/index.ts";
 
 export const moneyInput = z
   .union([z.string().max(40), z.number().nonnegative()])
-  .describe("Decimal amount in major units of the currency, e.g. \"250000\" or \"12.50\"");
+  .describe('Decimal amount in major units of the currency, e.g. "250000" or "12.50"');
 
-const timezoneSchema = z
-  .string()
-  .max(64)
-  .refine(isTimezone, { message: "unknown IANA timezone" });
+const timezoneSchema = z.string().max(64).refine(isTimezone, { message: "unknown IANA timezone" });
 
 export const expirySchema = z.discriminatedUnion("policy", [
   z.object({ policy: z.literal("none") }),
@@ -101,7 +98,12 @@ export async function createProgram(ctx: Ctx, input: ProgramCreate): Promise<Pro
   };
   await ctx.db.transaction(async (tx) => {
     await tx.insertInto("programs").values(row).execute();
-    await emit(tx, { programId: row.id, type: "program.created", payload: { programId: row.id }, at: now });
+    await emit(tx, {
+      programId: row.id,
+      type: "program.created",
+      payload: { programId: row.id },
+      at: now,
+    });
   });
   return toView(row);
 }
@@ -255,7 +257,9 @@ function isTimezone(name: string): boolean {
 }
 
 function yearIn(timezone: string, at: Date): number {
-  return Number(new Intl.DateTimeFormat("en-US", { timeZone: timezone, year: "numeric" }).format(at));
+  return Number(
+    new Intl.DateTimeFormat("en-US", { timeZone: timezone, year: "numeric" }).format(at),
+  );
 }
 
 /** 00:00 on 1 January of `year` in `timezone`, as an instant. */
@@ -277,6 +281,13 @@ function zoneOffsetMs(timezone: string, at: Date): number {
     second: "2-digit",
   }).formatToParts(at);
   const get = (type: string) => Number(parts.find((part) => part.type === type)?.value);
-  const asUtc = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  const asUtc = Date.UTC(
+    get("year"),
+    get("month") - 1,
+    get("day"),
+    get("hour"),
+    get("minute"),
+    get("second"),
+  );
   return asUtc - at.getTime();
 }

@@ -1,0 +1,56 @@
+import pino, { type Logger } from "pino";
+import type { Config } from "./config.ts";
+import type { Ctx } from "./context.ts";
+import { openDb } from "./db/client.ts";
+import { migrate } from "./db/migrate.ts";
+import { buildServer } from "./http/server.ts";
+import { startScheduler } from "./jobs/index.ts";
+import { type Clock, systemClock } from "./lib/clock.ts";
+import { countApiKeys, createApiKey } from "./modules/auth/index.ts";
+
+/** Opens the database named by the configuration and brings its schema up to date. */
+export async function openContext(config: Config, options: { log?: Logger; clock?: Clock } = {}): Promise<Ctx> {
+  const log = options.log ?? pino({ level: config.LOG_LEVEL });
+  const db = await openDb({
+    ...(config.DATABASE_URL !== undefined && { databaseUrl: config.DATABASE_URL }),
+    dataDir: config.SETIA_DATA_DIR,
+    poolSizeMax: config.SETIA_DB_POOL_MAX,
+  });
+  const applied = await migrate(db);
+  if (applied.length > 0) log.info({ migrations: applied.map((m) => m.version) }, "database migrated");
+  return { db, clock: options.clock ?? systemClock, log };
+}
+
+/** On an empty deployment, creates the owner key; returns its secret once, or null. */
+export async function ensureOwnerKey(ctx: Ctx): Promise<string | null> {
+  if ((await countApiKeys(ctx)) > 0) return null;
+  const { secret } = await createApiKey(ctx, null, { name: "deployment owner", role: "owner" });
+  return secret;
+}
+
+export async function startPlatform(config: Config): Promise<{ url: string; stop(): Promise<void> }> {
+  const ctx = await openContext(config);
+  const ownerSecret = await ensureOwnerKey(ctx);
+  const app = await buildServer(ctx);
+  const scheduler = config.SETIA_JOBS_INTERVAL_MS > 0 ? startScheduler(ctx, config.SETIA_JOBS_INTERVAL_MS) : null;
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  if (ownerSecret) {
+    // Printed once and never stored in clear: the operator must copy it now.
+    process.stdout.write(
+      `\n  Setia owner API key (shown once, keep it safe):\n\n    ${ownerSecret}\n\n  Try: curl -H "Authorization: Bearer ${ownerSecret}" ${address.replace("0.0.0.0", "localhost")}/v1/programs\n\n`,
+    );
+  }
+  ctx.log.info({ address, database: ctx.db.driver }, "Setia is listening");
+  let stopping: Promise<void> | null = null;
+  return {
+    url: address,
+    stop() {
+      stopping ??= (async () => {
+        await app.close();
+        await scheduler?.stop();
+        await ctx.db.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { Command, InvalidArgumentError } from "commander";
+import { openContext, startPlatform } from "../app.ts";
+import { loadConfig } from "../config.ts";
+import { migrate } from "../db/migrate.ts";
+import { runJobsOnce } from "../jobs/index.ts";
+import { createApiKey, listApiKeys, revokeApiKey } from "../modules/auth/index.ts";
+import { verifyLedger } from "../modules/ledger/index.ts";
+import { getProgram } from "../modules/programs/index.ts";
+import { seedDemo } from "./seed.ts";
+
+const program = new Command("setia")
+  .description("Setia retail loyalty platform")
+  .showHelpAfterError();
+
+/** Runs fn with an open database and closes it afterwards, whatever happens. */
+async function withCtx<T>(fn: (ctx: Awaited<ReturnType<typeof openContext>>) => Promise<T>): Promise<T> {
+  const ctx = await openContext(loadConfig({ LOG_LEVEL: "warn", ...process.env }));
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.db.close();
+  }
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+program
+  .command("start", { isDefault: true })
+  .description("run the API server and the job scheduler (PGlite in SETIA_DATA_DIR, or DATABASE_URL)")
+  .action(async () => {
+    const platform = await startPlatform(loadConfig());
+    const shutdown = () => {
+      platform.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once("SIGINT", shutdown);
+    process.once("SIGTERM", shutdown);
+  });
+
+program
+  .command("migrate")
+  .description("apply pending database migrations")
+  .action(() =>
+    withCtx(async (ctx) => {
+      await migrate(ctx.db);
+      print({ ok: true, database: ctx.db.driver });
+    }),
+  );
+
+const keys = program.command("keys").description("manage API keys");
+keys
+  .command("create")
+  .requiredOption("--program <id>", "program id")
+  .requiredOption("--role <role>", "admin, pos or read", (value) => {
+    if (!["admin", "pos", "read"].includes(value)) throw new InvalidArgumentError("admin, pos or read");
+    return value as "admin" | "pos" | "read";
+  })
+  .option("--name <name>", "what the key is for", "cli")
+  .description("create a key; its secret is printed once")
+  .action((options: { program: string; role: "admin" | "pos" | "read"; name: string }) =>
+    withCtx(async (ctx) => {
+      await getProgram(ctx.db.kysely, options.program);
+      print(await createApiKey(ctx, options.program, { name: options.name, role: options.role }));
+    }),
+  );
+keys
+  .command("list")
+  .option("--program <id>", "program id (omit for deployment keys)")
+  .action((options: { program?: string }) =>
+    withCtx(async (ctx) => print(await listApiKeys(ctx, options.program ?? null))),
+  );
+keys
+  .command("revoke <keyId>")
+  .action((keyId: string) => withCtx(async (ctx) => print(await revokeApiKey(ctx, null, keyId))));
+
+program
+  .command("ledger")
+  .description("ledger tools")
+  .command("verify")
+  .option("--program <id>", "only this program")
+  .description("check every ledger invariant against the journal; exits 1 on a problem")
+  .action((options: { program?: string }) =>
+    withCtx(async (ctx) => {
+      const report = await verifyLedger(ctx.db.kysely, options.program);
+      print(report);
+      if (!report.ok) process.exitCode = 1;
+    }),
+  );
+
+program
+  .command("jobs")
+  .description("scheduled work")
+  .command("run-once")
+  .description("release pending points, expire lots and holds, purge old idempotency keys (for cron)")
+  .action(() => withCtx(async (ctx) => print(await runJobsOnce(ctx))));
+
+program
+  .command("seed")
+  .description("load data")
+  .requiredOption("--demo", "a demo program with members and a year of purchases")
+  .option("--members <n>", "members to enrol", (value) => Number.parseInt(value, 10), 3000)
+  .option("--seed <n>", "random seed (same seed, same data)", (value) => Number.parseInt(value, 10), 42)
+  .action((options: { members: number; seed: number }) =>
+    withCtx(async (ctx) => print(await seedDemo(ctx, { members: options.members, seed: options.seed }))),
+  );
+
+await program.parseAsync(process.argv);

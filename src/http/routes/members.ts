@@ -1,0 +1,187 @@
+import { z } from "zod";
+import type { Ctx } from "../../context.ts";
+import { readBalance } from "../../modules/ledger/index.ts";
+import {
+  enrolMember,
+  getMember,
+  listMembers,
+  lookupMember,
+  memberEnrolSchema,
+  memberLookupSchema,
+  memberSchema,
+  memberUpdateSchema,
+  setMemberStatus,
+  updateMember,
+} from "../../modules/members/index.ts";
+import {
+  type App,
+  decodeCursor,
+  errorResponses,
+  idempotencyHeaders,
+  page,
+  pageOf,
+  pageQuery,
+  programParams,
+  secured,
+  write,
+} from "../kit.ts";
+
+export const balanceSchema = z
+  .object({
+    pending: z.number().int().describe("Earned, waiting for the returns window"),
+    available: z.number().int().describe("Spendable now; negative only as a refund debt"),
+    held: z.number().int().describe("Reserved by open till holds"),
+    earnedTotal: z.number().int().describe("Lifetime points earned, net of refunds"),
+  })
+  .meta({ id: "Balance" });
+
+const memberWithBalance = memberSchema.extend({ balance: balanceSchema }).meta({ id: "Member" });
+export const memberParams = programParams.extend({ memberId: z.string().max(64) });
+
+export function registerMemberRoutes(app: App, ctx: Ctx): void {
+  const tags = ["members"];
+  const withBalance = async <T extends { id: string }>(member: T) => {
+    const balance = await readBalance(ctx.db.kysely, member.id);
+    return {
+      ...member,
+      balance: {
+        pending: balance.pending,
+        available: balance.available,
+        held: balance.held,
+        earnedTotal: balance.earnedTotal,
+      },
+    };
+  };
+
+  app.post(
+    "/v1/programs/:programId/members",
+    {
+      config: { access: "pos" },
+      schema: {
+        summary: "Enrol a member (phone or email, consent to the terms required)",
+        tags,
+        security: secured,
+        params: programParams,
+        headers: idempotencyHeaders,
+        body: memberEnrolSchema,
+        response: { 201: memberSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      write(ctx, request, reply, 201, (tx) =>
+        enrolMember(tx, ctx.clock.now(), request.params.programId, request.body),
+      ),
+  );
+
+  app.get(
+    "/v1/programs/:programId/members",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "List members, oldest first",
+        tags,
+        security: secured,
+        params: programParams,
+        querystring: pageQuery,
+        response: { 200: pageOf(memberSchema), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const rows = await listMembers(ctx, request.params.programId, {
+        limit,
+        after: decodeCursor(cursor),
+      });
+      return page(rows, limit);
+    },
+  );
+
+  app.get(
+    "/v1/programs/:programId/members/lookup",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "Find a member by phone (any Indonesian format), email or card number / QR",
+        tags,
+        security: secured,
+        params: programParams,
+        querystring: memberLookupSchema,
+        response: { 200: memberWithBalance, ...errorResponses },
+      },
+    },
+    async (request) =>
+      withBalance(await lookupMember(ctx, request.params.programId, request.query)),
+  );
+
+  app.get(
+    "/v1/programs/:programId/members/:memberId",
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "Read a member with their balance",
+        tags,
+        security: secured,
+        params: memberParams,
+        response: { 200: memberWithBalance, ...errorResponses },
+      },
+    },
+    async (request) =>
+      withBalance(await getMember(ctx, request.params.programId, request.params.memberId)),
+  );
+
+  app.patch(
+    "/v1/programs/:programId/members/:memberId",
+    {
+      config: { access: "pos" },
+      schema: {
+        summary: "Update a member's identifiers, profile or marketing consents",
+        tags,
+        security: secured,
+        params: memberParams,
+        headers: idempotencyHeaders,
+        body: memberUpdateSchema,
+        response: { 200: memberSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) =>
+      write(ctx, request, reply, 200, (tx) =>
+        updateMember(
+          tx,
+          ctx.clock.now(),
+          request.params.programId,
+          request.params.memberId,
+          request.body,
+        ),
+      ),
+  );
+
+  for (const action of ["block", "unblock"] as const) {
+    app.post(
+      `/v1/programs/:programId/members/:memberId/${action}`,
+      {
+        config: { access: "admin" },
+        schema: {
+          summary:
+            action === "block" ? "Block a member: no earning or spending" : "Unblock a member",
+          tags,
+          security: secured,
+          params: memberParams,
+          headers: idempotencyHeaders,
+          body: z.object({ reason: z.string().trim().min(1).max(500).optional() }).optional(),
+          response: { 200: memberSchema, ...errorResponses },
+        },
+      },
+      async (request, reply) =>
+        write(ctx, request, reply, 200, (tx) =>
+          setMemberStatus(
+            tx,
+            ctx.clock.now(),
+            request.params.programId,
+            request.params.memberId,
+            action === "block" ? "blocked" : "active",
+            request.body?.reason ?? null,
+          ),
+        ),
+    );
+  }
+}

@@ -1,0 +1,151 @@
+import fastifySwagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger } from "fastify";
+import {
+  hasZodFastifySchemaValidationErrors,
+  isResponseSerializationError,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import type { Ctx } from "../context.ts";
+import { InvariantError } from "../lib/assert.ts";
+import { DomainError, type ErrorCode } from "../lib/errors.ts";
+import { newId } from "../lib/ids.ts";
+import { authenticate, authorize } from "../modules/auth/index.ts";
+import { type ErrorBody, httpStatusOf } from "./errors.ts";
+import type { App } from "./kit.ts";
+import { registerKeyRoutes } from "./routes/keys.ts";
+import { registerLedgerRoutes } from "./routes/ledger.ts";
+import { registerMemberRoutes } from "./routes/members.ts";
+import { registerProgramRoutes } from "./routes/programs.ts";
+import { registerPurchaseRoutes } from "./routes/purchases.ts";
+import { registerSystemRoutes } from "./routes/system.ts";
+
+export const bodyLimitBytes = 1_048_576;
+
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: "invalid_json",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "invalid_json",
+  FST_ERR_CTP_BODY_TOO_LARGE: "payload_too_large",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported_media_type",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "validation_failed",
+};
+
+export async function buildServer(ctx: Ctx): Promise<App> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: bodyLimitBytes,
+    genReqId: () => newId("request"),
+    requestIdHeader: false,
+    disableRequestLogging: false,
+    ajv: undefined,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Setia API",
+        version: "1.0.0",
+        description:
+          "Setia retail loyalty platform. Money is a decimal string in major units of the program's currency; points are integers. Errors are `{ error: { code, message, requestId, details? } }`.",
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: "http", scheme: "bearer", description: "API key (sk_…)" },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+    const access = request.routeOptions.config.access;
+    if (!access || access === "public") return;
+    const header = request.headers.authorization;
+    const match = typeof header === "string" ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match?.[1])
+      throw new DomainError("unauthorized", "send an API key as Authorization: Bearer <key>");
+    const principal = await authenticate(ctx, match[1]);
+    const programId = (request.params as { programId?: string } | undefined)?.programId ?? null;
+    authorize(principal, access, programId);
+    request.principal = principal;
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const send = (
+      status: number,
+      code: string,
+      message: string,
+      details?: Record<string, unknown>,
+    ) => {
+      const body: ErrorBody = {
+        error: { code, message, requestId: request.id, ...(details && { details }) },
+      };
+      return reply.code(status).type("application/json").send(JSON.stringify(body));
+    };
+    if (error instanceof DomainError) {
+      return send(httpStatusOf[error.code], error.code, error.message, error.details);
+    }
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const issues = error.validation.map((issue) => ({
+        path: [
+          error.validationContext,
+          ...String(issue.instancePath).split("/").filter(Boolean),
+        ].join("."),
+        message: issue.message ?? "invalid",
+      }));
+      return send(
+        400,
+        "validation_failed",
+        `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`,
+        {
+          issues,
+        },
+      );
+    }
+    const fastifyCode =
+      typeof (error as { code?: unknown }).code === "string"
+        ? (error as { code: string }).code
+        : "";
+    const mapped = fastifyCodes[fastifyCode];
+    if (mapped) return send(httpStatusOf[mapped], mapped, (error as Error).message);
+    if (isResponseSerializationError(error)) {
+      request.log.error(
+        { err: error, issues: error.cause.issues },
+        "response did not match its schema",
+      );
+    } else if (error instanceof InvariantError) {
+      request.log.fatal({ err: error }, "ledger invariant broken");
+    } else {
+      request.log.error({ err: error }, "unhandled error");
+    }
+    return send(500, "internal_error", "internal error; quote the request id when reporting it");
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const body: ErrorBody = {
+      error: {
+        code: "route_not_found",
+        message: `no route ${request.method} ${request.url.split("?")[0]}`,
+        requestId: request.id,
+      },
+    };
+    return reply.code(404).send(body);
+  });
+
+  registerSystemRoutes(app, ctx);
+  registerProgramRoutes(app, ctx);
+  registerKeyRoutes(app, ctx);
+  registerMemberRoutes(app, ctx);
+  registerLedgerRoutes(app, ctx);
+  registerPurchaseRoutes(app, ctx);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,124 @@
+import type { Ctx } from "../context.ts";
+import { expireLot, releaseLot, settleHold } from "../modules/ledger/index.ts";
+import { purgeIdempotencyKeys } from "../modules/idempotency/index.ts";
+
+/** Rows handled per database transaction: bounded so one run never holds locks for long. */
+export const jobBatchSizeMax = 200;
+
+export interface JobReport {
+  released: { lots: number; points: number };
+  expired: { lots: number; points: number };
+  holdsExpired: number;
+  idempotencyKeysPurged: number;
+}
+
+/**
+ * One pass of scheduled work: release pending points whose returns window passed, expire lots
+ * and holds past their time, purge old idempotency keys. Every step re-checks its row under the
+ * member's lock, and rows locked by another runner are skipped, so several processes can run it
+ * at once without releasing or expiring anything twice.
+ */
+export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
+  const report: JobReport = {
+    released: { lots: 0, points: 0 },
+    expired: { lots: 0, points: 0 },
+    holdsExpired: 0,
+    idempotencyKeysPurged: 0,
+  };
+  await drain(ctx, dueLots(ctx, "release"), async (tx, id, at) => {
+    const points = await releaseLot(tx, id, at);
+    if (points > 0) {
+      report.released.lots++;
+      report.released.points += points;
+    }
+  });
+  await drain(ctx, dueLots(ctx, "expire"), async (tx, id, at) => {
+    const points = await expireLot(tx, id, at);
+    if (points > 0) {
+      report.expired.lots++;
+      report.expired.points += points;
+    }
+  });
+  await drain(ctx, dueHolds(ctx), async (tx, id, at) => {
+    const [programId, holdId] = id.split(" ") as [string, string];
+    const hold = await settleHold(tx, { programId, holdId, outcome: "expired", at });
+    if (hold.state === "expired") report.holdsExpired++;
+  });
+  report.idempotencyKeysPurged = await purgeIdempotencyKeys(ctx);
+  return report;
+}
+
+type Scan = (after: string) => Promise<string[]>;
+
+async function drain(
+  ctx: Ctx,
+  scan: Scan,
+  step: (tx: import("../db/client.ts").Tx, id: string, at: Date) => Promise<void>,
+): Promise<void> {
+  let after = "";
+  for (;;) {
+    const ids = await scan(after);
+    if (ids.length === 0) return;
+    await ctx.db.transaction(async (tx) => {
+      for (const id of ids) await step(tx, id, ctx.clock.now());
+    });
+    after = ids[ids.length - 1] ?? after;
+  }
+}
+
+function dueLots(ctx: Ctx, kind: "release" | "expire"): Scan {
+  return async (after) => {
+    const now = ctx.clock.now();
+    let query = ctx.db.kysely.selectFrom("point_lots").select("id").where("id", ">", after);
+    query =
+      kind === "release"
+        ? query.where("state", "=", "pending").where("available_at", "<=", now)
+        : query
+            .where("state", "=", "available")
+            .where("points_remaining", ">", 0)
+            .where("expires_at", "<=", now);
+    const rows = await query.orderBy("id").limit(jobBatchSizeMax).execute();
+    return rows.map((row) => row.id);
+  };
+}
+
+function dueHolds(ctx: Ctx): Scan {
+  return async (after) => {
+    const rows = await ctx.db.kysely
+      .selectFrom("holds")
+      .select(["id", "program_id"])
+      .where("state", "=", "active")
+      .where("expires_at", "<=", ctx.clock.now())
+      .where("id", ">", after.split(" ")[1] ?? "")
+      .orderBy("id")
+      .limit(jobBatchSizeMax)
+      .execute();
+    return rows.map((row) => `${row.program_id} ${row.id}`);
+  };
+}
+
+/** Runs the jobs every intervalMs in this process until stopped. */
+export function startScheduler(ctx: Ctx, intervalMs: number): { stop(): Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  const tick = () => {
+    running = runJobsOnce(ctx)
+      .then((report) => {
+        if (report.released.lots + report.expired.lots + report.holdsExpired > 0) {
+          ctx.log.info({ jobs: report }, "scheduled jobs ran");
+        }
+      })
+      .catch((error) => ctx.log.error({ err: error }, "scheduled jobs failed"));
+  };
+  const timer = setInterval(() => {
+    if (!stopped) tick();
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
