@@ -39,8 +39,6 @@ export async function buildServer(ctx: Ctx): Promise<App> {
     bodyLimit: bodyLimitBytes,
     genReqId: () => newId("request"),
     requestIdHeader: false,
-    disableRequestLogging: false,
-    ajv: undefined,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
