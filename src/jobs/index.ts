@@ -99,24 +99,25 @@ function dueHolds(ctx: Ctx): Scan {
 
 /** Runs the jobs every intervalMs in this process until stopped. */
 export function startScheduler(ctx: Ctx, intervalMs: number): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
+  let running: Promise<void> | null = null;
   const tick = () => {
+    // A slow pass is not overlapped by the next one; the next tick simply finds less to do.
+    if (running) return;
     running = runJobsOnce(ctx)
       .then((report) => {
         if (report.released.lots + report.expired.lots + report.holdsExpired > 0) {
           ctx.log.info({ jobs: report }, "scheduled jobs ran");
         }
       })
-      .catch((error) => ctx.log.error({ err: error }, "scheduled jobs failed"));
+      .catch((error) => ctx.log.error({ err: error }, "scheduled jobs failed"))
+      .finally(() => {
+        running = null;
+      });
   };
-  const timer = setInterval(() => {
-    if (!stopped) tick();
-  }, intervalMs);
+  const timer = setInterval(tick, intervalMs);
   timer.unref();
   return {
     async stop() {
-      stopped = true;
       clearInterval(timer);
       await running;
     },
