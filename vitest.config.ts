@@ -12,6 +12,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
-    projects: [{ extends: true, test: { name: "pglite", env: { SETIA_TEST_DRIVER: "pglite" } } }, ...postgres],
+    projects: [
+      { extends: true, test: { name: "pglite", env: { SETIA_TEST_DRIVER: "pglite" } } },
+      ...postgres,
+    ],
   },
 });

@@ -9,7 +9,10 @@ import { type Clock, systemClock } from "./lib/clock.ts";
 import { countApiKeys, createApiKey } from "./modules/auth/index.ts";
 
 /** Opens the database named by the configuration and brings its schema up to date. */
-export async function openContext(config: Config, options: { log?: Logger; clock?: Clock } = {}): Promise<Ctx> {
+export async function openContext(
+  config: Config,
+  options: { log?: Logger; clock?: Clock } = {},
+): Promise<Ctx> {
   const log = options.log ?? pino({ level: config.LOG_LEVEL });
   const db = await openDb({
     ...(config.DATABASE_URL !== undefined && { databaseUrl: config.DATABASE_URL }),
@@ -17,8 +20,14 @@ export async function openContext(config: Config, options: { log?: Logger; clock
     poolSizeMax: config.SETIA_DB_POOL_MAX,
   });
   const applied = await migrate(db);
-  if (applied.length > 0) log.info({ migrations: applied.map((m) => m.version) }, "database migrated");
-  return { db, clock: options.clock ?? systemClock, log };
+  if (applied.length > 0)
+    log.info({ migrations: applied.map((m) => m.version) }, "database migrated");
+  return {
+    db,
+    clock: options.clock ?? systemClock,
+    log,
+    idempotencyLeaseMs: config.SETIA_IDEMPOTENCY_LEASE_MS,
+  };
 }
 
 /** On an empty deployment, creates the owner key; returns its secret once, or null. */
@@ -28,11 +37,14 @@ export async function ensureOwnerKey(ctx: Ctx): Promise<string | null> {
   return secret;
 }
 
-export async function startPlatform(config: Config): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startPlatform(
+  config: Config,
+): Promise<{ url: string; stop(): Promise<void> }> {
   const ctx = await openContext(config);
   const ownerSecret = await ensureOwnerKey(ctx);
   const app = await buildServer(ctx);
-  const scheduler = config.SETIA_JOBS_INTERVAL_MS > 0 ? startScheduler(ctx, config.SETIA_JOBS_INTERVAL_MS) : null;
+  const scheduler =
+    config.SETIA_JOBS_INTERVAL_MS > 0 ? startScheduler(ctx, config.SETIA_JOBS_INTERVAL_MS) : null;
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   if (ownerSecret) {
     // Printed once and never stored in clear: the operator must copy it now.

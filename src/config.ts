@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { leaseMs } from "./modules/idempotency/index.ts";
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -7,6 +8,7 @@ const envSchema = z.object({
   SETIA_DATA_DIR: z.string().default("./data/setia"),
   SETIA_DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
   SETIA_JOBS_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+  SETIA_IDEMPOTENCY_LEASE_MS: z.coerce.number().int().min(1).default(leaseMs),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

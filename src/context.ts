@@ -7,4 +7,6 @@ export interface Ctx {
   db: Db;
   clock: Clock;
   log: Logger;
+  /** Idempotency lease; defaults to leaseMs. Crash-recovery tests shorten it to avoid waiting. */
+  idempotencyLeaseMs?: number;
 }

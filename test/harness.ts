@@ -1,17 +1,18 @@
 import { randomBytes } from "node:crypto";
 import type { LightMyRequestResponse } from "fastify";
-import pino from "pino";
 import pg from "pg";
+import pino from "pino";
+import { ensureOwnerKey } from "../src/app.ts";
 import type { Ctx } from "../src/context.ts";
 import { type Db, openDb } from "../src/db/client.ts";
 import { migrate } from "../src/db/migrate.ts";
-import { buildServer } from "../src/http/server.ts";
 import type { App } from "../src/http/kit.ts";
+import { buildServer } from "../src/http/server.ts";
 import { ManualClock } from "../src/lib/clock.ts";
-import { ensureOwnerKey } from "../src/app.ts";
 
 export type TestDriver = "pglite" | "postgres";
-export const testDriver: TestDriver = process.env.SETIA_TEST_DRIVER === "postgres" ? "postgres" : "pglite";
+export const testDriver: TestDriver =
+  process.env.SETIA_TEST_DRIVER === "postgres" ? "postgres" : "pglite";
 export const onPostgres = testDriver === "postgres";
 
 /** A fresh, migrated database for one test file: in-memory PGlite, or a new PostgreSQL database. */
@@ -68,7 +69,11 @@ export interface TestApi extends TestContext {
     method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
     url: string,
     options?: { body?: unknown; key?: string | null; headers?: Record<string, string> },
-  ): Promise<{ status: number; body: Json & { error?: { code: string; message: string; requestId: string; details?: Json } }; headers: LightMyRequestResponse["headers"] }>;
+  ): Promise<{
+    status: number;
+    body: Json & { error?: { code: string; message: string; requestId: string; details?: Json } };
+    headers: LightMyRequestResponse["headers"];
+  }>;
   /** Creates a program (returns its id) with optional settings. */
   program(settings?: Json): Promise<string>;
   /** Creates a key of the given role for a program and returns its secret. */
@@ -104,7 +109,11 @@ export async function createTestApi(start?: string): Promise<TestApi> {
       }),
     });
     const text = response.body;
-    return { status: response.statusCode, body: text ? JSON.parse(text) : {}, headers: response.headers };
+    return {
+      status: response.statusCode,
+      body: text ? JSON.parse(text) : {},
+      headers: response.headers,
+    };
   };
   const api: TestApi = {
     ...base,
@@ -112,12 +121,16 @@ export async function createTestApi(start?: string): Promise<TestApi> {
     ownerKey,
     call,
     async program(settings = {}) {
-      const response = await call("POST", "/v1/programs", { body: { name: "Toko Uji", ...settings } });
+      const response = await call("POST", "/v1/programs", {
+        body: { name: "Toko Uji", ...settings },
+      });
       if (response.status !== 201) throw new Error(`program: ${JSON.stringify(response.body)}`);
       return response.body.id as string;
     },
     async key(programId, role) {
-      const response = await call("POST", `/v1/programs/${programId}/api-keys`, { body: { name: role, role } });
+      const response = await call("POST", `/v1/programs/${programId}/api-keys`, {
+        body: { name: role, role },
+      });
       if (response.status !== 201) throw new Error(`key: ${JSON.stringify(response.body)}`);
       return response.body.secret as string;
     },

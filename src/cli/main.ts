@@ -13,7 +13,9 @@ const program = new Command("setia")
   .showHelpAfterError();
 
 /** Runs fn with an open database and closes it afterwards, whatever happens. */
-async function withCtx<T>(fn: (ctx: Awaited<ReturnType<typeof openContext>>) => Promise<T>): Promise<T> {
+async function withCtx<T>(
+  fn: (ctx: Awaited<ReturnType<typeof openContext>>) => Promise<T>,
+): Promise<T> {
   const ctx = await openContext(loadConfig({ LOG_LEVEL: "warn", ...process.env }));
   try {
     return await fn(ctx);
@@ -28,7 +30,9 @@ function print(value: unknown): void {
 
 program
   .command("start", { isDefault: true })
-  .description("run the API server and the job scheduler (PGlite in SETIA_DATA_DIR, or DATABASE_URL)")
+  .description(
+    "run the API server and the job scheduler (PGlite in SETIA_DATA_DIR, or DATABASE_URL)",
+  )
   .action(async () => {
     const platform = await startPlatform(loadConfig());
     const shutdown = () => {
@@ -56,7 +60,8 @@ keys
   .command("create")
   .requiredOption("--program <id>", "program id")
   .requiredOption("--role <role>", "admin, pos or read", (value) => {
-    if (!["admin", "pos", "read"].includes(value)) throw new InvalidArgumentError("admin, pos or read");
+    if (!["admin", "pos", "read"].includes(value))
+      throw new InvalidArgumentError("admin, pos or read");
     return value as "admin" | "pos" | "read";
   })
   .option("--name <name>", "what the key is for", "cli")
@@ -95,7 +100,9 @@ program
   .command("jobs")
   .description("scheduled work")
   .command("run-once")
-  .description("release pending points, expire lots and holds, purge old idempotency keys (for cron)")
+  .description(
+    "release pending points, expire lots and holds, purge old idempotency keys (for cron)",
+  )
   .action(() => withCtx(async (ctx) => print(await runJobsOnce(ctx))));
 
 program
@@ -103,9 +110,16 @@ program
   .description("load data")
   .requiredOption("--demo", "a demo program with members and a year of purchases")
   .option("--members <n>", "members to enrol", (value) => Number.parseInt(value, 10), 3000)
-  .option("--seed <n>", "random seed (same seed, same data)", (value) => Number.parseInt(value, 10), 42)
+  .option(
+    "--seed <n>",
+    "random seed (same seed, same data)",
+    (value) => Number.parseInt(value, 10),
+    42,
+  )
   .action((options: { members: number; seed: number }) =>
-    withCtx(async (ctx) => print(await seedDemo(ctx, { members: options.members, seed: options.seed }))),
+    withCtx(async (ctx) =>
+      print(await seedDemo(ctx, { members: options.members, seed: options.seed })),
+    ),
   );
 
 await program.parseAsync(process.argv);

@@ -1,9 +1,10 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect, type Transaction } from "kysely";
 import pg from "pg";
-import type { Database } from "./schema.ts";
 import { PGliteDialect } from "./pglite-dialect.ts";
+import type { Database } from "./schema.ts";
 
 export type Tx = Transaction<Database>;
 export type Queryable = Kysely<Database>;
@@ -49,11 +50,55 @@ export async function openDb(options: DbOptions): Promise<Db> {
     return wrap("postgres", new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
   }
   const dataDir = options.dataDir ?? "./data/setia";
-  if (dataDir !== "memory://") mkdirSync(dataDir, { recursive: true });
-  const lite = new PGlite(dataDir === "memory://" ? undefined : dataDir, {
+  const inMemory = dataDir === "memory://";
+  const unlock = inMemory ? () => {} : lockDataDir(dataDir);
+  const lite = new PGlite(inMemory ? undefined : dataDir, {
     parsers: { [INT8_OID]: Number, [DATE_OID]: keepText },
   });
-  return wrap("pglite", new Kysely<Database>({ dialect: new PGliteDialect(lite) }));
+  const db = wrap("pglite", new Kysely<Database>({ dialect: new PGliteDialect(lite) }));
+  return {
+    ...db,
+    async close() {
+      await db.close();
+      unlock();
+    },
+  };
+}
+
+/**
+ * PGlite is one backend inside one process: a second process on the same folder would corrupt
+ * it. A lock file with the owner's pid refuses the second opener; a dead owner's lock is taken.
+ */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const lockPath = join(dataDir, "setia.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, "wx");
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lockPath, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const owner = Number(readFileSync(lockPath, "utf8"));
+      if (owner && owner !== process.pid && isAlive(owner)) {
+        throw new Error(
+          `the embedded database in ${dataDir} is in use by process ${owner}; stop it first, or use the HTTP API`,
+        );
+      }
+      rmSync(lockPath, { force: true });
+    }
+  }
+  throw new Error(`could not lock ${dataDir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function wrap(driver: DriverName, kysely: Kysely<Database>): Db {

@@ -1,6 +1,6 @@
 import type { Ctx } from "../context.ts";
-import { expireLot, releaseLot, settleHold } from "../modules/ledger/index.ts";
 import { purgeIdempotencyKeys } from "../modules/idempotency/index.ts";
+import { expireLot, releaseLot, settleHold } from "../modules/ledger/index.ts";
 
 /** Rows handled per database transaction: bounded so one run never holds locks for long. */
 export const jobBatchSizeMax = 200;

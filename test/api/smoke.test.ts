@@ -27,16 +27,24 @@ describe("points card flow over HTTP", () => {
     expect(earn.body.balance).toEqual({ pending: 0, available: 25, held: 0 });
 
     const memberId = enrol.body.id as string;
-    const spend = await api.call("POST", `/v1/programs/${programId}/members/${memberId}/redemptions`, {
-      key: pos,
-      body: { points: 10 },
-    });
+    const spend = await api.call(
+      "POST",
+      `/v1/programs/${programId}/members/${memberId}/redemptions`,
+      {
+        key: pos,
+        body: { points: 10 },
+      },
+    );
     expect(spend.status).toBe(201);
     expect(spend.body.balance).toMatchObject({ available: 15 });
 
     const refund = await api.call("POST", `/v1/programs/${programId}/refunds`, {
       key: pos,
-      body: { externalId: "F-1", transaction: { storeId: "S1", externalId: "R-1" }, amount: "250000" },
+      body: {
+        externalId: "F-1",
+        transaction: { storeId: "S1", externalId: "R-1" },
+        amount: "250000",
+      },
     });
     expect(refund.status).toBe(201);
     expect(refund.body.pointsReversed).toBe(25);

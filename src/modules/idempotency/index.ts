@@ -27,7 +27,7 @@ export async function withIdempotency(
   const { scope, key, requestHash } = request;
   const token = randomUUID();
   const now = ctx.clock.now();
-  const leaseUntil = new Date(now.getTime() + leaseMs);
+  const leaseUntil = new Date(now.getTime() + (ctx.idempotencyLeaseMs ?? leaseMs));
   const claimed = await ctx.db.kysely
     .insertInto("idempotency_keys")
     .values({

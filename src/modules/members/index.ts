@@ -4,8 +4,8 @@ import { pgErrorCode, type Queryable, type Tx } from "../../db/client.ts";
 import type { MembersTable } from "../../db/schema.ts";
 import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
-import { getProgram } from "../programs/index.ts";
 import { emit } from "../outbox/index.ts";
+import { getProgram } from "../programs/index.ts";
 import { isValidCardNumber, newCardNumber, normalizeEmail, normalizePhone } from "./identifiers.ts";
 
 export { isValidCardNumber, normalizePhone } from "./identifiers.ts";

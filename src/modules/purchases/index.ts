@@ -1,11 +1,12 @@
+import type { Selectable } from "kysely";
 import { sql } from "kysely";
 import { z } from "zod";
 import type { Ctx } from "../../context.ts";
 import type { Tx } from "../../db/client.ts";
 import type { TransactionsTable } from "../../db/schema.ts";
-import type { Selectable } from "kysely";
 
 type TransactionRow = Selectable<TransactionsTable>;
+
 import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { payloadHash } from "../../lib/json.ts";
