@@ -7,7 +7,8 @@ function intEnv(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`${name} must be an integer ≥ ${min}`);
   return value;
 }
 
@@ -23,6 +24,8 @@ export interface BenchConfig {
   /** Client concurrencies, each phase runs once per value. */
   connections: number[];
   members: number;
+  /** Enrolling is slow on PGlite and its throughput hardly depends on the member count. */
+  pgliteMembers: number;
   batchSize: number;
   warmupSeconds: number;
   pgbenchScale: number;
@@ -45,6 +48,7 @@ export function loadBenchConfig(): BenchConfig {
     seconds: intEnv("BENCH_SECONDS", 10),
     connections,
     members: intEnv("BENCH_MEMBERS", 3000),
+    pgliteMembers: intEnv("BENCH_PGLITE_MEMBERS", 1000),
     batchSize: intEnv("BENCH_BATCH_SIZE", 100),
     warmupSeconds: intEnv("BENCH_WARMUP_SECONDS", 2, 0),
     pgbenchScale: intEnv("BENCH_PGBENCH_SCALE", 10),

@@ -26,8 +26,11 @@ export async function createDatabase(adminUrl: string, prefix: string): Promise<
   return {
     name,
     url: url.toString(),
-    drop: () =>
-      withAdmin(adminUrl, (client) => client.query(`drop database if exists ${name} with (force)`)),
+    async drop() {
+      await withAdmin(adminUrl, (client) =>
+        client.query(`drop database if exists ${name} with (force)`),
+      );
+    },
   };
 }
 
@@ -66,11 +69,10 @@ export interface DbCounters {
   deadlocks: number;
   inserted: number;
   updated: number;
-  walBytes: number;
 }
 
 /**
- * Counters of one database (and the cluster's WAL position). The statistics a backend collects
+ * Counters of one database. The statistics a backend collects
  * reach pg_stat_database within about a second of it going idle, so read them after a pause.
  */
 export async function readCounters(adminUrl: string, database: string): Promise<DbCounters> {
@@ -81,10 +83,8 @@ export async function readCounters(adminUrl: string, database: string): Promise<
       deadlocks: string;
       tup_inserted: string;
       tup_updated: string;
-      wal: string;
     }>(
-      `select xact_commit, xact_rollback, deadlocks, tup_inserted, tup_updated,
-         pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint as wal
+      `select xact_commit, xact_rollback, deadlocks, tup_inserted, tup_updated
        from pg_stat_database where datname = $1`,
       [database],
     );
@@ -96,7 +96,6 @@ export async function readCounters(adminUrl: string, database: string): Promise<
       deadlocks: Number(row.deadlocks),
       inserted: Number(row.tup_inserted),
       updated: Number(row.tup_updated),
-      walBytes: Number(row.wal),
     };
   });
 }
@@ -108,6 +107,58 @@ export function diffCounters(before: DbCounters, after: DbCounters): DbCounters 
     deadlocks: after.deadlocks - before.deadlocks,
     inserted: after.inserted - before.inserted,
     updated: after.updated - before.updated,
-    walBytes: after.walBytes - before.walBytes,
   };
+}
+
+/** Waits until no backend of the database is running a statement or holding a transaction open. */
+export async function waitIdle(
+  adminUrl: string,
+  database: string,
+  timeoutMs = 180_000,
+): Promise<void> {
+  await withAdmin(adminUrl, async (client) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const result = await client.query<{ busy: string }>(
+        "select count(*) as busy from pg_stat_activity where datname = $1 and state <> 'idle'",
+        [database],
+      );
+      if (Number(result.rows[0]?.busy ?? 0) === 0) return;
+      if (Date.now() > deadline) throw new Error(`${database} still busy after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+}
+
+/**
+ * Per-phase pg_stat_database deltas. A backend that goes idle less than a second after its last
+ * flush holds its counters back for up to 10 s (PGSTAT_IDLE_INTERVAL), so a reading is taken only
+ * once the database has been quiet that long; other work scheduled in between hides the wait.
+ */
+export class StatsTracker {
+  #quietSince = 0;
+  #open: { before: DbCounters; done: (delta: DbCounters) => void } | null = null;
+
+  constructor(
+    private readonly adminUrl: string,
+    private readonly database: string,
+  ) {}
+
+  /** Closes the previous phase's delta (if any) and returns the counters now. */
+  async checkpoint(): Promise<DbCounters> {
+    const wait = this.#quietSince + 11_000 - Date.now();
+    if (this.#quietSince > 0 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const now = await readCounters(this.adminUrl, this.database);
+    if (this.#open) {
+      this.#open.done(diffCounters(this.#open.before, now));
+      this.#open = null;
+    }
+    return now;
+  }
+
+  /** Marks a phase as finished (and its database idle); its delta is filled at the next checkpoint. */
+  finished(before: DbCounters, done: (delta: DbCounters) => void): void {
+    this.#quietSince = Date.now();
+    this.#open = { before, done };
+  }
 }

@@ -109,17 +109,27 @@ program
   .command("seed")
   .description("load data")
   .requiredOption("--demo", "a demo program with members and a year of purchases")
-  .option("--members <n>", "members to enrol", (value) => Number.parseInt(value, 10), 3000)
-  .option(
-    "--seed <n>",
-    "random seed (same seed, same data)",
-    (value) => Number.parseInt(value, 10),
-    42,
-  )
+  .option("--members <n>", "members to enrol", wholeNumber, 3000)
+  .option("--seed <n>", "random seed (same seed, same data)", wholeNumber, 42)
   .action((options: { members: number; seed: number }) =>
-    withCtx(async (ctx) =>
-      print(await seedDemo(ctx, { members: options.members, seed: options.seed })),
-    ),
+    withCtx(async (ctx) => {
+      const summary = await seedDemo(ctx, {
+        members: options.members,
+        seed: options.seed,
+        // Progress goes to stderr so stdout stays one JSON document.
+        onProgress: ({ day, days, purchases }) => {
+          if (day % 30 === 0 || day === days) {
+            process.stderr.write(`seed: day ${day}/${days}, ${purchases} purchases\n`);
+          }
+        },
+      });
+      print(summary);
+    }),
   );
+
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("a whole number");
+  return Number(value);
+}
 
 await program.parseAsync(process.argv);

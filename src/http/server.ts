@@ -40,6 +40,8 @@ export async function buildServer(ctx: Ctx): Promise<App> {
     genReqId: () => newId("request"),
     requestIdHeader: false,
   }).withTypeProvider<ZodTypeProvider>();
+  // Bodies are JSON only: a text/plain body is refused as 415, not parsed into a string.
+  app.removeContentTypeParser("text/plain");
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

@@ -49,7 +49,9 @@ export async function openProcessDb(): Promise<ProcessDb> {
 
 /** The child's environment: the parent's, minus any database it might inherit, plus extra. */
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: "info", SETIA_JOBS_INTERVAL_MS: "0" };
+  const env: NodeJS.ProcessEnv = { ...process.env, SETIA_JOBS_INTERVAL_MS: "0" };
+  // The CLI then logs at warn and the server at info, their defaults.
+  delete env.LOG_LEVEL;
   delete env.DATABASE_URL;
   delete env.SETIA_DATA_DIR;
   delete env.PORT;
@@ -84,6 +86,25 @@ function exitOf(child: ChildProcess): Promise<Exit> {
   });
 }
 
+// Every child still running, so a failed test can still kill what it started.
+const running = new Set<ChildProcess>();
+
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+}
+
+/** SIGKILLs every child process still running and waits until each is gone. */
+export async function killAll(): Promise<void> {
+  await Promise.all(
+    [...running].map((child) => {
+      const gone = exitOf(child);
+      child.kill("SIGKILL");
+      return gone;
+    }),
+  );
+}
+
 export interface CliResult extends Exit {
   stdout: string;
   stderr: string;
@@ -96,6 +117,7 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<Cl
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  track(child);
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (chunk: Buffer) => {
@@ -112,9 +134,9 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<Cl
   return { ...exit, stdout, stderr };
 }
 
-/** Parses the JSON document a CLI command prints (pino lines at warn level go to stdout too). */
+/** Parses the indented JSON document a CLI command prints after any one-line pino logs. */
 export function cliJson<T = Record<string, unknown>>(result: CliResult): T {
-  const start = result.stdout.search(/^[[{]/m);
+  const start = result.stdout.search(/^(?:\{|\[|\[\])$/m);
   if (start < 0) throw new Error(`no JSON in output: ${result.stdout}\n${result.stderr}`);
   return JSON.parse(result.stdout.slice(start)) as T;
 }
@@ -137,9 +159,10 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
   const port = await freePort();
   const child = spawn(process.execPath, [bin, "start"], {
     cwd: repoRoot,
-    env: { ...env, PORT: String(port), HOST: "127.0.0.1" },
+    env: { ...env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  track(child);
   let stdout = "";
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
@@ -153,7 +176,9 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<Server> {
     });
     child.once("error", reject);
     exited.then(({ code, signal }) =>
-      reject(new Error(`server exited (${code ?? signal}) before listening:\n${stdout}\n${stderr}`)),
+      reject(
+        new Error(`server exited (${code ?? signal}) before listening:\n${stdout}\n${stderr}`),
+      ),
     );
   });
   return {

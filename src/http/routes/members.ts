@@ -167,7 +167,10 @@ export function registerMemberRoutes(app: App, ctx: Ctx): void {
           security: secured,
           params: memberParams,
           headers: idempotencyHeaders,
-          body: z.object({ reason: z.string().trim().min(1).max(500).optional() }).optional(),
+          body: z
+            .object({ reason: z.string().trim().min(1).max(500).optional() })
+            .strict()
+            .optional(),
           response: { 200: memberSchema, ...errorResponses },
         },
       },

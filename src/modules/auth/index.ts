@@ -18,11 +18,13 @@ export interface Principal {
   programId: string | null;
 }
 
-export const apiKeyCreateSchema = z.object({
-  name: z.string().trim().min(1).max(120),
-  role: z.enum(["admin", "pos", "read"]),
-  expiresAt: z.iso.datetime({ offset: true }).optional(),
-});
+export const apiKeyCreateSchema = z
+  .object({
+    name: z.string().trim().min(1).max(120),
+    role: z.enum(["admin", "pos", "read"]),
+    expiresAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
 export type ApiKeyCreate = z.infer<typeof apiKeyCreateSchema>;
 
 export const apiKeySchema = z.object({
@@ -140,7 +142,9 @@ export async function authenticate(ctx: Ctx, secret: string): Promise<Principal>
 
 /** Throws unless the principal may act on `programId` with at least `needed`. */
 export function authorize(principal: Principal, needed: Role, programId: string | null): void {
-  if (principal.programId !== null && principal.programId !== programId) {
+  // A route without a program in its path either scopes its answer to the key (GET /v1/programs)
+  // or needs the owner role, which no program key has.
+  if (principal.programId !== null && programId !== null && principal.programId !== programId) {
     throw new DomainError("forbidden", "this API key belongs to another program");
   }
   if (roles.indexOf(principal.role) < roles.indexOf(needed)) {

@@ -663,7 +663,7 @@ export async function settleHold(
     .where("program_id", "=", programId)
     .executeTakeFirst();
   if (!found) throw notFound("hold_not_found", holdId);
-  await lockBalance(tx, programId, found.member_id);
+  const balance = await lockBalance(tx, programId, found.member_id);
   const hold = await tx
     .selectFrom("holds")
     .selectAll()
@@ -687,6 +687,8 @@ export async function settleHold(
   }
   if (outcome === "expired" && hold.expires_at > at) return holdView(hold);
   const memberId = hold.member_id;
+  // Points coming back while a refund left a debt pay that debt first, as any other credit does.
+  const repay = outcome === "confirmed" ? 0 : Math.min(balance.debt, hold.points);
   const entryId = await postEntry(tx, {
     programId,
     kind:
@@ -708,9 +710,12 @@ export async function settleHold(
             { account: "member:held", memberId, points: -hold.points },
             { account: "member:available", memberId, points: hold.points },
           ],
+    debtDelta: { memberId, points: -repay },
   });
   if (outcome !== "confirmed") {
     await restoreLots(tx, programId, entryId, await allocationsOf(tx, hold.entry_id));
+    // A debt means no other lot has points left, so the repayment comes from the restored lots.
+    await consumeLots(tx, programId, entryId, await planConsumption(tx, memberId, repay));
   }
   const row = await tx
     .updateTable("holds")

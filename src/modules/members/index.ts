@@ -36,10 +36,12 @@ export const memberEnrolSchema = z
     phone: z.string().max(40).optional(),
     email: z.email().max(254).optional(),
     ...profileFields,
-    consents: z.object({
-      terms: z.literal(true, { message: "the member must accept the terms" }),
-      marketing: marketingSchema.default({}),
-    }),
+    consents: z
+      .object({
+        terms: z.literal(true, { message: "the member must accept the terms" }),
+        marketing: marketingSchema.default({}),
+      })
+      .strict(),
     channel: z.enum(["pos", "online", "app"]).default("pos"),
     storeId: z.string().trim().min(1).max(64).optional(),
   })

@@ -14,43 +14,65 @@ export const moneyInput = z
 const timezoneSchema = z.string().max(64).refine(isTimezone, { message: "unknown IANA timezone" });
 
 export const expirySchema = z.discriminatedUnion("policy", [
-  z.object({ policy: z.literal("none") }),
-  z.object({ policy: z.literal("months_after_earn"), months: z.number().int().min(1).max(120) }),
-  z.object({
-    policy: z.literal("end_of_year"),
-    years: z
-      .number()
-      .int()
-      .min(1)
-      .max(10)
-      .describe("1 = end of the calendar year of the earn, 2 = end of the next year, …"),
-  }),
+  z.object({ policy: z.literal("none") }).strict(),
+  z
+    .object({ policy: z.literal("months_after_earn"), months: z.number().int().min(1).max(120) })
+    .strict(),
+  z
+    .object({
+      policy: z.literal("end_of_year"),
+      years: z
+        .number()
+        .int()
+        .min(1)
+        .max(10)
+        .describe("1 = end of the calendar year of the earn, 2 = end of the next year, …"),
+    })
+    .strict(),
 ]);
 
-export const earnRateSchema = z.object({
-  points: z.number().int().min(0).max(1_000_000),
-  per: moneyInput.describe("Money amount that earns `points`, in major units"),
-  rounding: z.enum(["floor", "round", "ceil"]).default("floor"),
-});
+export const earnRateSchema = z
+  .object({
+    points: z.number().int().min(0).max(1_000_000),
+    per: moneyInput.describe("Money amount that earns `points`, in major units"),
+    rounding: z.enum(["floor", "round", "ceil"]).default("floor"),
+  })
+  .strict();
 
-export const programCreateSchema = z.object({
+const settingsFields = {
   name: z.string().trim().min(1).max(120),
-  currency: z
-    .string()
-    .refine(isCurrency, { message: "unknown ISO 4217 currency code" })
-    .default("IDR"),
-  timezone: timezoneSchema.default("Asia/Jakarta"),
-  locale: z.enum(["id", "en"]).default("id"),
-  earnRate: earnRateSchema.default({ points: 1, per: "10000", rounding: "floor" }),
-  expiry: expirySchema.default({ policy: "months_after_earn", months: 12 }),
-  returnsWindowDays: z.number().int().min(0).max(365).default(0),
-  refundPolicy: z.enum(["allow_negative", "forfeit"]).default("allow_negative"),
-  holdTtlSeconds: z.number().int().min(10).max(86_400).default(900),
-});
+  timezone: timezoneSchema,
+  locale: z.enum(["id", "en"]),
+  earnRate: earnRateSchema,
+  expiry: expirySchema,
+  returnsWindowDays: z.number().int().min(0).max(365),
+  refundPolicy: z.enum(["allow_negative", "forfeit"]),
+  holdTtlSeconds: z.number().int().min(10).max(86_400),
+};
 
-export const programUpdateSchema = programCreateSchema
-  .omit({ currency: true })
+export const programCreateSchema = z
+  .object({
+    name: settingsFields.name,
+    currency: z
+      .string()
+      .refine(isCurrency, { message: "unknown ISO 4217 currency code" })
+      .default("IDR"),
+    timezone: settingsFields.timezone.default("Asia/Jakarta"),
+    locale: settingsFields.locale.default("id"),
+    earnRate: earnRateSchema.default({ points: 1, per: "10000", rounding: "floor" }),
+    expiry: expirySchema.default({ policy: "months_after_earn", months: 12 }),
+    returnsWindowDays: settingsFields.returnsWindowDays.default(0),
+    refundPolicy: settingsFields.refundPolicy.default("allow_negative"),
+    holdTtlSeconds: settingsFields.holdTtlSeconds.default(900),
+  })
+  .strict();
+
+// Built from the fields without defaults: a partial of the create schema would fill every
+// omitted setting with its default and so reset it.
+export const programUpdateSchema = z
+  .object(settingsFields)
   .partial()
+  .strict()
   .refine((value) => Object.keys(value).length > 0, { message: "nothing to update" });
 
 export type ProgramCreate = z.infer<typeof programCreateSchema>;
