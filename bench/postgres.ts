@@ -162,3 +162,14 @@ export class StatsTracker {
     this.#open = { before, done };
   }
 }
+
+/** Purchases the database recorded with receipts of one phase, including any finished late. */
+export async function countReceipts(url: string, prefix: string): Promise<number> {
+  return withAdmin(url, async (client) => {
+    const result = await client.query<{ n: string }>(
+      "select count(*) as n from transactions where external_id like $1",
+      [`${prefix}-%`],
+    );
+    return Number(result.rows[0]?.n ?? 0);
+  });
+}

@@ -11,6 +11,7 @@ import { type PhaseKind, runPhase, warmUp } from "./load.ts";
 import { type PgbenchResult, pgbenchInit, pgbenchRun, pgbenchVersion } from "./pgbench.ts";
 import {
   type BenchDatabase,
+  countReceipts,
   createDatabase,
   StatsTracker,
   serverSettings,
@@ -87,6 +88,7 @@ async function measureSetia(target: Target, kind: PhaseKind, connections: number
   const { server, fixture, driver, database, stats } = target;
   log(`setia ${kind} on ${driver}, ${connections} connections, ${config.seconds} s`);
   const before = stats ? await stats.checkpoint() : undefined;
+  const tag = `${runTag}-${driver}-${kind}-${connections}`;
   const phase: SetiaPhase = await runPhase({
     fixture,
     kind,
@@ -96,7 +98,7 @@ async function measureSetia(target: Target, kind: PhaseKind, connections: number
     batchSize: config.batchSize,
     serverPid: server.pid,
     ...(database && { database: database.name }),
-    runTag: `${runTag}-${driver}-${kind}-${connections}`,
+    runTag: tag,
     seed: connections * 1000 + kind.length,
   });
   // The load generator stops at the deadline, the server finishes what it had: wait for that, so
@@ -109,6 +111,9 @@ async function measureSetia(target: Target, kind: PhaseKind, connections: number
     warnings.push(
       `${kind} on ${driver} at ${connections} connections: the server needed ${(drainMs / 1000).toFixed(1)} s after the phase to finish abandoned requests`,
     );
+  }
+  if (database && (kind === "purchase" || kind === "batch")) {
+    phase.recorded = await countReceipts(database.url, tag);
   }
   if (stats && before) stats.finished(before, (delta) => (phase.db = delta));
   checkPhase(phase);

@@ -298,10 +298,9 @@ const balineseBirthOrder = {
   female: words("Putu Wayan Luh Made Kadek Nyoman Komang Ketut"),
   male: words("Putu Wayan Gede Made Kadek Nyoman Komang Ketut"),
 };
-const balineseGiven: NamePool = {
+const balineseGiven = {
   female: words("Ayu Lestari Sri Utami Yuliani Suartini Sukmawati Ariani Dewi Puspita Wahyuni"),
   male: words("Sudarma Artawan Suarjana Widiana Mahendra Adnyana Suardana Wirawan Parwata"),
-  last: [],
 };
 /** Older Javanese members often go by a single name. */
 const mononyms = {

@@ -74,6 +74,8 @@ export const errorResponses = {
   403: errorBodySchema,
   404: errorBodySchema,
   409: errorBodySchema,
+  413: errorBodySchema,
+  415: errorBodySchema,
   422: errorBodySchema,
   500: errorBodySchema,
 } as const;

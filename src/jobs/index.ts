@@ -1,6 +1,6 @@
 import type { Ctx } from "../context.ts";
 import { purgeIdempotencyKeys } from "../modules/idempotency/index.ts";
-import { expireLot, releaseLot, settleHold } from "../modules/ledger/index.ts";
+import { expireLot, lockBalance, releaseLot, settleHold } from "../modules/ledger/index.ts";
 
 /** Rows handled per database transaction: bounded so one run never holds locks for long. */
 export const jobBatchSizeMax = 200;
@@ -41,6 +41,20 @@ export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
   });
   await drain(ctx, dueHolds(ctx), async (tx, id, at) => {
     const [programId, holdId] = id.split(" ") as [string, string];
+    // Re-read under the member's lock: since the scan a till may have confirmed or cancelled the
+    // hold, or another runner expired it. Then there is nothing to do, and nothing to count.
+    const found = await tx
+      .selectFrom("holds")
+      .select("member_id")
+      .where("id", "=", holdId)
+      .executeTakeFirstOrThrow();
+    await lockBalance(tx, programId, found.member_id);
+    const current = await tx
+      .selectFrom("holds")
+      .select("state")
+      .where("id", "=", holdId)
+      .executeTakeFirstOrThrow();
+    if (current.state !== "active") return;
     const hold = await settleHold(tx, { programId, holdId, outcome: "expired", at });
     if (hold.state === "expired") report.holdsExpired++;
   });
