@@ -47,6 +47,9 @@ export async function openDb(options: DbOptions): Promise<Db> {
               : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
       },
     });
+    // The server may end an idle connection (restart, failover, admin); the pool drops it and
+    // connects anew. Without a listener that 'error' event would crash the process.
+    pool.on("error", () => {});
     return wrap("postgres", new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }));
   }
   const dataDir = options.dataDir ?? "./data/setia";

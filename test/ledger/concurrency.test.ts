@@ -616,6 +616,10 @@ describe.runIf(onPostgres)("ledger under concurrent workers (modules)", () => {
       .select((eb) => eb.fn.sum<number>(sql`pending + available + held`).as("total"))
       .where("program_id", "=", program.id)
       .executeTakeFirstOrThrow();
+    const programSide = await sql<{ total: number }>`
+      select coalesce(sum(points), 0)::bigint as total from postings
+      where member_id is null and program_id = ${program.id}`.execute(db.kysely);
+    expect(Number(members.total)).toBe(-(programSide.rows[0]?.total ?? Number.NaN));
     const outstanding =
       accounts.outstanding.pending + accounts.outstanding.available + accounts.outstanding.held;
     expect(Number(members.total)).toBe(outstanding);

@@ -233,6 +233,12 @@ const programArb: fc.Arbitrary<ProgramSettings> = fc.record({
   ),
 });
 
+/** How often each kind of step ran and how it ended; printed with LEDGER_PROPERTY_STATS=1. */
+const coverage = new Map<string, number>();
+function count(key: string): void {
+  coverage.set(key, (coverage.get(key) ?? 0) + 1);
+}
+
 // --- The model -------------------------------------------------------------------------------
 
 function lotsAvailable(member: ModelMember): number {
@@ -350,12 +356,6 @@ function modelJobs(run: Run, nowMs: number): void {
     restore(hold);
     hold.state = "expired";
   }
-}
-
-/** How often each kind of step ran and how it ended; printed with LEDGER_PROPERTY_STATS=1. */
-const coverage = new Map<string, number>();
-function count(key: string): void {
-  coverage.set(key, (coverage.get(key) ?? 0) + 1);
 }
 
 // --- Database checks ---------------------------------------------------------------------------
