@@ -15,8 +15,8 @@ export interface JobReport {
 /**
  * One pass of scheduled work: release pending points whose returns window passed, expire lots
  * and holds past their time, purge old idempotency keys. Every step re-checks its row under the
- * member's lock, and rows locked by another runner are skipped, so several processes can run it
- * at once without releasing or expiring anything twice.
+ * member's lock: a second runner that reaches the same row waits for the lock, then finds it
+ * already done, so several processes can run it at once without releasing or expiring twice.
  */
 export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
   const report: JobReport = {
