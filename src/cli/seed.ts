@@ -214,6 +214,9 @@ const stores: readonly Store[] = [
   },
 ];
 const physicalStores = stores.filter((candidate) => candidate.channel === "pos");
+const physicalStoreChoices = physicalStores.map(
+  (candidate) => [candidate, candidate.weight] as const,
+);
 const storeOf = (channel: "online" | "app") =>
   stores.find((candidate) => candidate.channel === channel) as Store;
 
@@ -587,10 +590,13 @@ export const demoCatalogue: readonly Product[] = categories.flatMap((category) =
   })),
 );
 const categoryChoices = categories.map((category) => [category, category.share] as const);
-const productsByCategory = new Map(
+/** Within a category the first product sells best, as one brand leads each shelf. */
+const productChoicesByCategory = new Map(
   categories.map((category) => [
     category,
-    demoCatalogue.filter((product) => product.category === category.name),
+    demoCatalogue
+      .filter((product) => product.category === category.name)
+      .map((product, rank) => [product, 1 / (rank + 1) ** 0.7] as const),
   ]),
 );
 
@@ -789,7 +795,7 @@ function drawProduct(rng: SeededRandom, hasBaby: boolean): Product {
   for (;;) {
     const category = rng.weighted(categoryChoices);
     if (category.forFamiliesWithBabies && !hasBaby) continue;
-    return rng.pick(productsByCategory.get(category) ?? []);
+    return rng.weighted(productChoicesByCategory.get(category) ?? []);
   }
 }
 
@@ -838,7 +844,7 @@ function drawShopper(rng: SeededRandom, index: number): Shopper {
   const archetype = rng.weighted(
     (Object.keys(behaviours) as Archetype[]).map((name) => [name, behaviours[name].share] as const),
   );
-  const homeStore = rng.weighted(physicalStores.map((candidate) => [candidate, candidate.weight]));
+  const homeStore = rng.weighted(physicalStoreChoices);
   const usesApp = rng.chance(0.3);
   const digitalShare = rng.chance(0.35) ? 0.1 + rng.next() * 0.4 : 0;
   const hasBaby = rng.chance(0.12);
@@ -985,12 +991,13 @@ export function planDemo(options: { members: number; seed: number }, anchorMs: n
     let atMs = enrolAtMs + rng.int(60, 240) * 1000;
     let channel: Channel = enrolChannel;
     for (let visit = 0; daysAgo >= lastActiveDaysAgo; visit++) {
+      // The first purchase follows the enrolment at the home store's till.
       const store =
-        channel === "pos"
-          ? rng.chance(0.93)
+        channel !== "pos"
+          ? storeOf(channel)
+          : visit === 0 || rng.chance(0.93)
             ? shopper.homeStore
-            : rng.pick(physicalStores)
-          : storeOf(channel);
+            : rng.pick(physicalStores);
       const lines = drawBasket(
         rng,
         channel === "pos" ? behaviour.lineCountChoices : onlineLineCountChoices,
@@ -1020,9 +1027,7 @@ export function planDemo(options: { members: number; seed: number }, anchorMs: n
   const anonymous = new SeededRandom(options.seed, "anonymous");
   const anonymousCount = Math.round(memberPurchaseCount * anonymousPerMemberPurchase);
   for (let count = 0; count < anonymousCount; count++) {
-    const store = anonymous.weighted(
-      physicalStores.map((candidate) => [candidate, candidate.weight]),
-    );
+    const store = anonymous.weighted(physicalStoreChoices);
     const daysAgo = anonymous.int(1, historyDays);
     const atMs = relativeMs(daysAgo, minuteOfDayFor(anonymous, "pos"), anonymous.int(0, 59));
     addPurchase(

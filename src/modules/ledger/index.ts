@@ -1,5 +1,5 @@
 /** The points ledger: append-only double-entry journal, lots with expiry, holds. */
-export { type BalanceRow, lockBalance, pointsMax } from "./journal.ts";
+export { type BalanceRow, lockBalance, lockBalances, pointsMax } from "./journal.ts";
 export {
   adjust,
   createHold,

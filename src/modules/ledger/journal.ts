@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import type { WriteBatch } from "../../db/batch.ts";
 import type { Tx } from "../../db/client.ts";
 import type { MemberBalancesTable } from "../../db/schema.ts";
 import { invariant } from "../../lib/assert.ts";
@@ -63,12 +64,35 @@ const columnOf: Record<MemberAccount, "pending" | "available" | "held"> = {
   "member:held": "held",
 };
 
+type Delta = Record<"pending" | "available" | "held" | "debt" | "earned_total", number>;
+
+/** What an entry does to each member's cached balance columns. */
+function memberDeltas(input: EntryInput): Map<string, Delta> {
+  const deltas = new Map<string, Delta>();
+  const deltaFor = (memberId: string) => {
+    let delta = deltas.get(memberId);
+    if (!delta) {
+      delta = { pending: 0, available: 0, held: 0, debt: 0, earned_total: 0 };
+      deltas.set(memberId, delta);
+    }
+    return delta;
+  };
+  for (const posting of input.postings) {
+    if ("memberId" in posting)
+      deltaFor(posting.memberId)[columnOf[posting.account]] += posting.points;
+  }
+  if (input.debtDelta) deltaFor(input.debtDelta.memberId).debt += input.debtDelta.points;
+  if (input.earnedDelta)
+    deltaFor(input.earnedDelta.memberId).earned_total += input.earnedDelta.points;
+  return deltas;
+}
+
 /**
- * Appends one journal entry. Its postings must sum to zero; member balances are updated in the
- * same statement order, so the cache can never drift from the journal inside a transaction.
- * The caller holds the lock on every member it posts to.
+ * Appends one journal entry to the batch. Its postings must sum to zero; the members' cached
+ * balances are updated in the same statement, so the cache can never drift from the journal.
+ * The caller holds the lock on every member it posts to and flushes the batch.
  */
-export async function postEntry(tx: Tx, input: EntryInput): Promise<string> {
+export function postEntry(batch: WriteBatch, input: EntryInput): string {
   const postings = input.postings.filter((posting) => posting.points !== 0);
   invariant(postings.length >= 2, `entry ${input.kind} needs two or more postings`);
   let sum = 0;
@@ -79,10 +103,10 @@ export async function postEntry(tx: Tx, input: EntryInput): Promise<string> {
   }
   invariant(sum === 0, `entry ${input.kind} postings sum to ${sum}, not zero`);
 
+  const { tx } = batch;
   const entryId = newId("entry");
-  await tx
-    .insertInto("journal_entries")
-    .values({
+  batch.add(
+    tx.insertInto("journal_entries").values({
       id: entryId,
       program_id: input.programId,
       kind: input.kind,
@@ -92,11 +116,10 @@ export async function postEntry(tx: Tx, input: EntryInput): Promise<string> {
       hold_id: input.holdId ?? null,
       reason: input.reason ?? null,
       created_at: input.at,
-    })
-    .execute();
-  await tx
-    .insertInto("postings")
-    .values(
+    }),
+  );
+  batch.add(
+    tx.insertInto("postings").values(
       postings.map((posting) => ({
         entry_id: entryId,
         program_id: input.programId,
@@ -104,44 +127,39 @@ export async function postEntry(tx: Tx, input: EntryInput): Promise<string> {
         member_id: "memberId" in posting ? posting.memberId : null,
         points: posting.points,
       })),
-    )
-    .execute();
-
-  const deltas = new Map<
-    string,
-    Record<"pending" | "available" | "held" | "debt" | "earned_total", number>
-  >();
-  const deltaFor = (memberId: string) => {
-    let delta = deltas.get(memberId);
-    if (!delta) {
-      delta = { pending: 0, available: 0, held: 0, debt: 0, earned_total: 0 };
-      deltas.set(memberId, delta);
-    }
-    return delta;
-  };
-  for (const posting of postings) {
-    if ("memberId" in posting)
-      deltaFor(posting.memberId)[columnOf[posting.account]] += posting.points;
-  }
-  if (input.debtDelta) deltaFor(input.debtDelta.memberId).debt += input.debtDelta.points;
-  if (input.earnedDelta)
-    deltaFor(input.earnedDelta.memberId).earned_total += input.earnedDelta.points;
-  for (const [memberId, delta] of deltas) {
-    const updated = await tx
-      .updateTable("member_balances")
-      .set({
-        pending: sql`pending + ${delta.pending}`,
-        available: sql`available + ${delta.available}`,
-        held: sql`held + ${delta.held}`,
-        debt: sql`debt + ${delta.debt}`,
-        earned_total: sql`earned_total + ${delta.earned_total}`,
-        updated_at: input.at,
-      })
-      .where("member_id", "=", memberId)
-      .executeTakeFirst();
-    invariant(updated.numUpdatedRows === 1n, `balance row of ${memberId} missing`);
+    ),
+  );
+  for (const [memberId, delta] of memberDeltas({ ...input, postings })) {
+    batch.add(
+      tx
+        .updateTable("member_balances")
+        .set({
+          pending: sql`pending + ${delta.pending}`,
+          available: sql`available + ${delta.available}`,
+          held: sql`held + ${delta.held}`,
+          debt: sql`debt + ${delta.debt}`,
+          earned_total: sql`earned_total + ${delta.earned_total}`,
+          updated_at: input.at,
+        })
+        .where("member_id", "=", memberId),
+    );
   }
   return entryId;
+}
+
+/** A locked balance as it will be once the entries are written. */
+export function balanceAfter(balance: BalanceRow, ...entries: EntryInput[]): BalanceRow {
+  const next = { ...balance };
+  for (const entry of entries) {
+    const delta = memberDeltas(entry).get(balance.memberId);
+    if (!delta) continue;
+    next.pending += delta.pending;
+    next.available += delta.available;
+    next.held += delta.held;
+    next.debt += delta.debt;
+    next.earnedTotal += delta.earned_total;
+  }
+  return next;
 }
 
 /** Locks one member's balance row: the single point of serialisation for a member's points. */
@@ -161,16 +179,27 @@ export async function lockBalance(
   return toBalance(row);
 }
 
-/** Locks several members in id order, so two transfers in opposite directions cannot deadlock. */
+/**
+ * Locks several members in id order in one statement (rows are locked as the sorted scan returns
+ * them), so two writers over overlapping members cannot deadlock.
+ */
 export async function lockBalances(
   tx: Tx,
   programId: string,
   memberIds: string[],
 ): Promise<Map<string, BalanceRow>> {
   const locked = new Map<string, BalanceRow>();
-  for (const memberId of [...new Set(memberIds)].sort()) {
-    locked.set(memberId, await lockBalance(tx, programId, memberId));
-  }
+  const ids = [...new Set(memberIds)];
+  if (ids.length === 0) return locked;
+  const rows = await tx
+    .selectFrom("member_balances")
+    .selectAll()
+    .where("member_id", "in", ids)
+    .where("program_id", "=", programId)
+    .orderBy("member_id")
+    .forUpdate()
+    .execute();
+  for (const row of rows) locked.set(row.member_id, toBalance(row));
   return locked;
 }
 

@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import type { WriteBatch } from "../../db/batch.ts";
 import type { Tx } from "../../db/client.ts";
 import { invariant } from "../../lib/assert.ts";
 import { newId } from "../../lib/ids.ts";
@@ -22,12 +23,16 @@ export interface LotInput {
   at: Date;
 }
 
-export async function createLot(tx: Tx, input: LotInput): Promise<string> {
+/**
+ * Adds a new lot to the batch. `repay` points go straight to an outstanding debt: the lot starts
+ * with fewer remaining points and a movement records why (one row written once, as batches need).
+ */
+export function createLot(batch: WriteBatch, input: LotInput, repay = 0): string {
   invariant(input.points > 0, "a lot holds a positive number of points");
+  invariant(repay >= 0 && repay <= input.points, "a lot repays at most its own points");
   const id = newId("lot");
-  await tx
-    .insertInto("point_lots")
-    .values({
+  batch.add(
+    batch.tx.insertInto("point_lots").values({
       id,
       program_id: input.programId,
       member_id: input.memberId,
@@ -36,18 +41,20 @@ export async function createLot(tx: Tx, input: LotInput): Promise<string> {
       source: input.source,
       state: input.state,
       points_original: input.points,
-      points_remaining: input.points,
+      points_remaining: input.points - repay,
       available_at: input.availableAt,
       expires_at: input.expiresAt,
       created_at: input.at,
-    })
-    .execute();
+    }),
+  );
+  if (repay > 0)
+    addMovements(batch, input.programId, input.entryId, [{ lotId: id, points: -repay }]);
   return id;
 }
 
-/** Records a change of one lot's remaining points, with the entry that caused it. */
-export async function moveLot(
-  tx: Tx,
+/** Records a change of one lot's remaining points (and state), with the entry that caused it. */
+export function moveLot(
+  batch: WriteBatch,
   move: {
     programId: string;
     entryId: string;
@@ -55,26 +62,35 @@ export async function moveLot(
     points: number;
     state?: "available" | "expired" | "reversed";
   },
-): Promise<void> {
+): void {
   if (move.points === 0 && !move.state) return;
-  await tx
-    .updateTable("point_lots")
-    .set({
-      points_remaining: sql`points_remaining + ${move.points}`,
-      ...(move.state && { state: move.state }),
-    })
-    .where("id", "=", move.lotId)
-    .execute();
-  if (move.points !== 0) {
-    await tx
-      .insertInto("lot_movements")
-      .values({
-        entry_id: move.entryId,
-        lot_id: move.lotId,
-        program_id: move.programId,
-        points: move.points,
+  batch.add(
+    batch.tx
+      .updateTable("point_lots")
+      .set({
+        points_remaining: sql`points_remaining + ${move.points}`,
+        ...(move.state && { state: move.state }),
       })
-      .execute();
+      .where("id", "=", move.lotId),
+  );
+  if (move.points !== 0) {
+    addMovements(batch, move.programId, move.entryId, [{ lotId: move.lotId, points: move.points }]);
+  }
+}
+
+function addMovements(
+  batch: WriteBatch,
+  programId: string,
+  entryId: string,
+  moves: { lotId: string; points: number }[],
+): void {
+  for (const move of moves) {
+    batch.insertRow("lot_movements", {
+      entry_id: entryId,
+      lot_id: move.lotId,
+      program_id: programId,
+      points: move.points,
+    });
   }
 }
 
@@ -113,55 +129,51 @@ export function allocated(allocations: Allocation[]): number {
   return allocations.reduce((sum, allocation) => sum + allocation.points, 0);
 }
 
-export async function consumeLots(
-  tx: Tx,
+export function consumeLots(
+  batch: WriteBatch,
   programId: string,
   entryId: string,
   allocations: Allocation[],
-): Promise<void> {
-  await applyAllocations(tx, programId, entryId, allocations, -1);
+): void {
+  applyAllocations(batch, programId, entryId, allocations, -1);
 }
 
 /** Puts consumed points back into the lots they came from (a cancelled hold). */
-export async function restoreLots(
-  tx: Tx,
+export function restoreLots(
+  batch: WriteBatch,
   programId: string,
   entryId: string,
   allocations: Allocation[],
-): Promise<void> {
-  await applyAllocations(tx, programId, entryId, allocations, 1);
+): void {
+  applyAllocations(batch, programId, entryId, allocations, 1);
 }
 
-async function applyAllocations(
-  tx: Tx,
+function applyAllocations(
+  batch: WriteBatch,
   programId: string,
   entryId: string,
   allocations: Allocation[],
   sign: 1 | -1,
-): Promise<void> {
-  if (allocations.length === 0) return;
-  for (const allocation of allocations) {
-    await tx
-      .updateTable("point_lots")
-      .set({
-        points_remaining: sql`points_remaining + ${sign * allocation.points}`,
-        // A lot that expired while its points were held takes them back and expires on the next run.
-        ...(sign === 1 && { state: "available" as const }),
-      })
-      .where("id", "=", allocation.lotId)
-      .execute();
+): void {
+  const moves = allocations.filter((allocation) => allocation.points !== 0);
+  for (const allocation of moves) {
+    batch.add(
+      batch.tx
+        .updateTable("point_lots")
+        .set({
+          points_remaining: sql`points_remaining + ${sign * allocation.points}`,
+          // A lot that expired while its points were held takes them back and expires on the next run.
+          ...(sign === 1 && { state: "available" as const }),
+        })
+        .where("id", "=", allocation.lotId),
+    );
   }
-  await tx
-    .insertInto("lot_movements")
-    .values(
-      allocations.map((allocation) => ({
-        entry_id: entryId,
-        lot_id: allocation.lotId,
-        program_id: programId,
-        points: sign * allocation.points,
-      })),
-    )
-    .execute();
+  addMovements(
+    batch,
+    programId,
+    entryId,
+    moves.map((allocation) => ({ lotId: allocation.lotId, points: sign * allocation.points })),
+  );
 }
 
 /** The allocations an entry took, to undo them exactly. */

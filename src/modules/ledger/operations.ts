@@ -1,4 +1,6 @@
-import type { Tx } from "../../db/client.ts";
+import { sql } from "kysely";
+import { WriteBatch } from "../../db/batch.ts";
+import type { Queryable, Tx } from "../../db/client.ts";
 import type { HoldsTable } from "../../db/schema.ts";
 import { invariant } from "../../lib/assert.ts";
 import { DomainError, notFound } from "../../lib/errors.ts";
@@ -8,6 +10,8 @@ import { expiryFor, type Program } from "../programs/index.ts";
 import {
   assertSpendable,
   type BalanceRow,
+  balanceAfter,
+  type EntryInput,
   lockBalance,
   lockBalances,
   pointsMax,
@@ -15,6 +19,7 @@ import {
   toBalance,
 } from "./journal.ts";
 import {
+  type Allocation,
   allocated,
   allocationsOf,
   consumeLots,
@@ -26,22 +31,28 @@ import {
 
 const dayMs = 86_400_000;
 
-interface MemberLock extends BalanceRow {
-  status: "active" | "blocked";
-}
-
-/** Locks the member's balance and refuses blocked members. */
-async function lockActive(tx: Tx, programId: string, memberId: string): Promise<MemberLock> {
-  const balance = await lockBalance(tx, programId, memberId);
-  const member = await tx
-    .selectFrom("members")
-    .select("status")
-    .where("id", "=", memberId)
-    .executeTakeFirstOrThrow();
-  if (member.status !== "active") {
+/** Locks the member's balance and refuses blocked members, in one statement. */
+async function lockActive(tx: Tx, programId: string, memberId: string): Promise<BalanceRow> {
+  const { rows } = await sql<{
+    member_id: string;
+    program_id: string;
+    pending: number;
+    available: number;
+    held: number;
+    debt: number;
+    earned_total: number;
+    status: string;
+  }>`
+    select b.member_id, b.program_id, b.pending, b.available, b.held, b.debt, b.earned_total, m.status
+    from member_balances b join members m on m.id = b.member_id
+    where b.member_id = ${memberId} and b.program_id = ${programId}
+    for update of b`.execute(tx);
+  const row = rows[0];
+  if (!row) throw notFound("member_not_found", memberId);
+  if (row.status !== "active") {
     throw new DomainError("member_blocked", `member ${memberId} is blocked`, { memberId });
   }
-  return { ...balance, status: member.status };
+  return toBalance(row);
 }
 
 function assertPoints(points: number, field = "points"): void {
@@ -52,13 +63,17 @@ function assertPoints(points: number, field = "points"): void {
   }
 }
 
+function assertCovered(allocations: Allocation[], points: number): void {
+  invariant(allocated(allocations) === points, "available lots do not cover the available balance");
+}
+
 /**
  * Credits new available points to a member as one lot; an outstanding debt (from a refund after
  * the points were spent) is paid from the new lot first.
  */
-async function grantAvailable(
-  tx: Tx,
-  balance: BalanceRow,
+function grantAvailable(
+  batch: WriteBatch,
+  memberId: string,
   lot: {
     entryId: string;
     points: number;
@@ -69,35 +84,43 @@ async function grantAvailable(
     programId: string;
   },
   repay: number,
-): Promise<string> {
-  const lotId = await createLot(tx, {
-    programId: lot.programId,
-    memberId: balance.memberId,
-    entryId: lot.entryId,
-    transactionId: lot.transactionId ?? null,
-    source: lot.source,
-    state: "available",
-    points: lot.points,
-    availableAt: lot.at,
-    expiresAt: lot.expiresAt,
-    at: lot.at,
-  });
-  if (repay > 0)
-    await moveLot(tx, { programId: lot.programId, entryId: lot.entryId, lotId, points: -repay });
-  return lotId;
+): string {
+  return createLot(
+    batch,
+    {
+      programId: lot.programId,
+      memberId,
+      entryId: lot.entryId,
+      transactionId: lot.transactionId ?? null,
+      source: lot.source,
+      state: "available",
+      points: lot.points,
+      availableAt: lot.at,
+      expiresAt: lot.expiresAt,
+      at: lot.at,
+    },
+    repay,
+  );
 }
 
 export interface EarnResult {
-  entryId: string;
-  lotId: string;
-  state: "pending" | "available";
-  availableAt: Date;
-  expiresAt: Date | null;
+  /** null when the purchase earned no points. */
+  lot: {
+    entryId: string;
+    lotId: string;
+    state: "pending" | "available";
+    availableAt: Date;
+    expiresAt: Date | null;
+  } | null;
+  balance: BalanceRow;
 }
 
-/** Earns points for a purchase: pending through the returns window, then available. */
+/**
+ * Earns points for a purchase: pending through the returns window, then available. Adds its
+ * writes to the caller's batch, which the caller flushes with its own.
+ */
 export async function earnForPurchase(
-  tx: Tx,
+  batch: WriteBatch,
   input: {
     program: Program;
     memberId: string;
@@ -106,16 +129,16 @@ export async function earnForPurchase(
     occurredAt: Date;
     at: Date;
   },
-): Promise<EarnResult | null> {
+): Promise<EarnResult> {
   const { program, memberId, points, at } = input;
-  const balance = await lockActive(tx, program.id, memberId);
-  if (points === 0) return null;
+  const balance = await lockActive(batch.tx, program.id, memberId);
+  if (points === 0) return { lot: null, balance };
   assertPoints(points);
   const availableAt = new Date(input.occurredAt.getTime() + program.returns_window_days * dayMs);
   const expiresAt = expiryFor(program, input.occurredAt);
   const pending = availableAt > at;
   const repay = pending ? 0 : Math.min(balance.debt, points);
-  const entryId = await postEntry(tx, {
+  const entry: EntryInput = {
     programId: program.id,
     kind: "earn",
     memberId,
@@ -127,38 +150,36 @@ export async function earnForPurchase(
     ],
     debtDelta: { memberId, points: -repay },
     earnedDelta: { memberId, points },
-  });
-  let lotId: string;
-  if (pending) {
-    lotId = await createLot(tx, {
-      programId: program.id,
-      memberId,
-      entryId,
-      transactionId: input.transactionId,
-      source: "earn",
-      state: "pending",
-      points,
-      availableAt,
-      expiresAt,
-      at,
-    });
-  } else {
-    lotId = await grantAvailable(
-      tx,
-      balance,
-      {
-        entryId,
-        points,
-        expiresAt,
-        source: "earn",
-        transactionId: input.transactionId,
-        at,
+  };
+  const entryId = postEntry(batch, entry);
+  const lotId = pending
+    ? createLot(batch, {
         programId: program.id,
-      },
-      repay,
-    );
-  }
-  await emit(tx, {
+        memberId,
+        entryId,
+        transactionId: input.transactionId,
+        source: "earn",
+        state: "pending",
+        points,
+        availableAt,
+        expiresAt,
+        at,
+      })
+    : grantAvailable(
+        batch,
+        memberId,
+        {
+          entryId,
+          points,
+          expiresAt,
+          source: "earn",
+          transactionId: input.transactionId,
+          at,
+          programId: program.id,
+        },
+        repay,
+      );
+  await emit(batch, {
     programId: program.id,
     type: pending ? "points.pending" : "points.earned",
     payload: {
@@ -171,16 +192,20 @@ export async function earnForPurchase(
     },
     at,
   });
-  return { entryId, lotId, state: pending ? "pending" : "available", availableAt, expiresAt };
+  return {
+    lot: { entryId, lotId, state: pending ? "pending" : "available", availableAt, expiresAt },
+    balance: balanceAfter(balance, entry),
+  };
 }
 
 /**
  * Takes back points earned by a purchase after a refund. Points still pending come off the
  * pending lot; points already spent come from other lots, then by the program's refund policy:
  * the balance goes negative (a debt paid from future earns) or the rest is forfeited.
+ * Adds its writes to the caller's batch.
  */
 export async function reverseEarn(
-  tx: Tx,
+  batch: WriteBatch,
   input: {
     program: Program;
     memberId: string;
@@ -189,10 +214,11 @@ export async function reverseEarn(
     points: number;
     at: Date;
   },
-): Promise<{ reversed: number; forfeited: number; entryId: string | null }> {
+): Promise<{ reversed: number; forfeited: number; balance: BalanceRow }> {
   const { program, memberId, points, at } = input;
-  if (points === 0) return { reversed: 0, forfeited: 0, entryId: null };
+  const { tx } = batch;
   const balance = await lockBalance(tx, program.id, memberId);
+  if (points === 0) return { reversed: 0, forfeited: 0, balance };
   const lot = await tx
     .selectFrom("point_lots")
     .selectAll()
@@ -211,23 +237,24 @@ export async function reverseEarn(
 
   if (lot.state === "pending") {
     const take = Math.min(points, lot.points_remaining);
-    const entryId = await postEntry(tx, {
+    const entry: EntryInput = {
       ...base,
       postings: [
         { account: "member:pending", memberId, points: -take },
         { account: "program:issued", points: take },
       ],
       earnedDelta: { memberId, points: -take },
-    });
-    await moveLot(tx, {
+    };
+    const entryId = postEntry(batch, entry);
+    moveLot(batch, {
       programId: program.id,
       entryId,
       lotId: lot.id,
       points: -take,
       ...(take === lot.points_remaining && { state: "reversed" as const }),
     });
-    await emitReversed(tx, program.id, memberId, input, take, 0, at);
-    return { reversed: take, forfeited: points - take, entryId };
+    await emitReversed(batch, program.id, memberId, input, take, 0, at);
+    return { reversed: take, forfeited: points - take, balance: balanceAfter(balance, entry) };
   }
 
   const fromLot = lot.state === "available" ? Math.min(points, lot.points_remaining) : 0;
@@ -240,8 +267,8 @@ export async function reverseEarn(
     balance.available - reversed >= -(balance.debt + debt),
     "reversal leaves balance below its debt",
   );
-  if (reversed === 0) return { reversed: 0, forfeited, entryId: null };
-  const entryId = await postEntry(tx, {
+  if (reversed === 0) return { reversed: 0, forfeited, balance };
+  const entry: EntryInput = {
     ...base,
     postings: [
       { account: "member:available", memberId, points: -reversed },
@@ -249,16 +276,17 @@ export async function reverseEarn(
     ],
     debtDelta: { memberId, points: debt },
     earnedDelta: { memberId, points: -reversed },
-  });
+  };
+  const entryId = postEntry(batch, entry);
   if (fromLot > 0)
-    await moveLot(tx, { programId: program.id, entryId, lotId: lot.id, points: -fromLot });
-  await consumeLots(tx, program.id, entryId, others);
-  await emitReversed(tx, program.id, memberId, input, reversed, forfeited, at);
-  return { reversed, forfeited, entryId };
+    moveLot(batch, { programId: program.id, entryId, lotId: lot.id, points: -fromLot });
+  consumeLots(batch, program.id, entryId, others);
+  await emitReversed(batch, program.id, memberId, input, reversed, forfeited, at);
+  return { reversed, forfeited, balance: balanceAfter(balance, entry) };
 }
 
 async function emitReversed(
-  tx: Tx,
+  batch: WriteBatch,
   programId: string,
   memberId: string,
   input: { transactionId: string; refundId: string },
@@ -266,7 +294,7 @@ async function emitReversed(
   forfeited: number,
   at: Date,
 ) {
-  await emit(tx, {
+  await emit(batch, {
     programId,
     type: "points.reversed",
     payload: {
@@ -280,35 +308,43 @@ async function emitReversed(
   });
 }
 
-/** Moves a pending lot whose returns window has passed to available. */
-export async function releaseLot(tx: Tx, lotId: string, at: Date): Promise<number> {
+/** Reads a lot, locks its member, then reads the lot again: the second read is the one to trust. */
+async function lockLot(tx: Tx, lotId: string) {
   const lot = await tx
     .selectFrom("point_lots")
-    .selectAll()
+    .select(["program_id", "member_id"])
     .where("id", "=", lotId)
     .executeTakeFirst();
   invariant(lot, `lot ${lotId} missing`);
   const balance = await lockBalance(tx, lot.program_id, lot.member_id);
   const current = await tx
     .selectFrom("point_lots")
-    .select(["state", "points_remaining", "available_at"])
+    .selectAll()
     .where("id", "=", lotId)
     .executeTakeFirstOrThrow();
+  return { balance, lot: current };
+}
+
+/** Moves a pending lot whose returns window has passed to available. */
+export async function releaseLot(tx: Tx, lotId: string, at: Date): Promise<number> {
+  const { balance, lot } = await lockLot(tx, lotId);
   // Another runner may have released it between the scan and the lock.
-  if (current.state !== "pending" || current.available_at > at) return 0;
-  const points = current.points_remaining;
+  if (lot.state !== "pending" || lot.available_at > at) return 0;
+  const batch = new WriteBatch(tx);
+  const points = lot.points_remaining;
   if (points === 0) {
-    await moveLot(tx, {
+    moveLot(batch, {
       programId: lot.program_id,
       entryId: lot.entry_id,
       lotId,
       points: 0,
       state: "reversed",
     });
+    await batch.flush();
     return 0;
   }
   const repay = Math.min(balance.debt, points);
-  const entryId = await postEntry(tx, {
+  const entryId = postEntry(batch, {
     programId: lot.program_id,
     kind: "release",
     memberId: lot.member_id,
@@ -320,41 +356,26 @@ export async function releaseLot(tx: Tx, lotId: string, at: Date): Promise<numbe
     ],
     debtDelta: { memberId: lot.member_id, points: -repay },
   });
-  await moveLot(tx, {
-    programId: lot.program_id,
-    entryId,
-    lotId,
-    points: -repay,
-    state: "available",
-  });
-  await emit(tx, {
+  moveLot(batch, { programId: lot.program_id, entryId, lotId, points: -repay, state: "available" });
+  await emit(batch, {
     programId: lot.program_id,
     type: "points.released",
     payload: { memberId: lot.member_id, points, lotId, transactionId: lot.transaction_id },
     at,
   });
+  await batch.flush();
   return points;
 }
 
 /** Expires what is left of a lot whose expiry has passed. */
 export async function expireLot(tx: Tx, lotId: string, at: Date): Promise<number> {
-  const lot = await tx
-    .selectFrom("point_lots")
-    .selectAll()
-    .where("id", "=", lotId)
-    .executeTakeFirst();
-  invariant(lot, `lot ${lotId} missing`);
-  await lockBalance(tx, lot.program_id, lot.member_id);
-  const current = await tx
-    .selectFrom("point_lots")
-    .select(["state", "points_remaining", "expires_at"])
-    .where("id", "=", lotId)
-    .executeTakeFirstOrThrow();
+  const { lot } = await lockLot(tx, lotId);
   // Re-read under the member lock: a second runner finds nothing left to expire.
-  if (current.state !== "available" || current.points_remaining === 0) return 0;
-  if (!current.expires_at || current.expires_at > at) return 0;
-  const points = current.points_remaining;
-  const entryId = await postEntry(tx, {
+  if (lot.state !== "available" || lot.points_remaining === 0) return 0;
+  if (!lot.expires_at || lot.expires_at > at) return 0;
+  const points = lot.points_remaining;
+  const batch = new WriteBatch(tx);
+  const entryId = postEntry(batch, {
     programId: lot.program_id,
     kind: "expire",
     memberId: lot.member_id,
@@ -364,19 +385,14 @@ export async function expireLot(tx: Tx, lotId: string, at: Date): Promise<number
       { account: "program:expired", points },
     ],
   });
-  await moveLot(tx, {
-    programId: lot.program_id,
-    entryId,
-    lotId,
-    points: -points,
-    state: "expired",
-  });
-  await emit(tx, {
+  moveLot(batch, { programId: lot.program_id, entryId, lotId, points: -points, state: "expired" });
+  await emit(batch, {
     programId: lot.program_id,
     type: "points.expired",
-    payload: { memberId: lot.member_id, points, lotId, expiredAt: current.expires_at },
+    payload: { memberId: lot.member_id, points, lotId, expiredAt: lot.expires_at },
     at,
   });
+  await batch.flush();
   return points;
 }
 
@@ -396,8 +412,9 @@ export async function redeem(
   const balance = await lockActive(tx, programId, memberId);
   assertSpendable(balance, points);
   const allocations = await planConsumption(tx, memberId, points);
-  invariant(allocated(allocations) === points, "available lots do not cover the available balance");
-  const entryId = await postEntry(tx, {
+  assertCovered(allocations, points);
+  const batch = new WriteBatch(tx);
+  const entry: EntryInput = {
     programId,
     kind: "redeem",
     memberId,
@@ -407,15 +424,17 @@ export async function redeem(
       { account: "member:available", memberId, points: -points },
       { account: "program:redeemed", points },
     ],
-  });
-  await consumeLots(tx, programId, entryId, allocations);
-  await emit(tx, {
+  };
+  const entryId = postEntry(batch, entry);
+  consumeLots(batch, programId, entryId, allocations);
+  await emit(batch, {
     programId,
     type: "points.redeemed",
     payload: { memberId, points, entryId, reason: input.reason ?? null },
     at,
   });
-  return { entryId, balance: await readBalance(tx, memberId) };
+  await batch.flush();
+  return { entryId, balance: balanceAfter(balance, entry) };
 }
 
 /** Manual correction by staff: a new entry with a reason, never an edit. */
@@ -433,35 +452,15 @@ export async function adjust(
   const { program, memberId, points, at } = input;
   assertPoints(Math.abs(points));
   const balance = await lockBalance(tx, program.id, memberId);
-  if (points > 0) {
-    const repay = Math.min(balance.debt, points);
-    const entryId = await postEntry(tx, {
-      programId: program.id,
-      kind: "adjust",
-      memberId,
-      at,
-      reason: input.reason,
-      postings: [
-        { account: "member:available", memberId, points },
-        { account: "program:adjustments", points: -points },
-      ],
-      debtDelta: { memberId, points: -repay },
-    });
-    const expiresAt = input.expiresAt === undefined ? expiryFor(program, at) : input.expiresAt;
-    await grantAvailable(
-      tx,
-      balance,
-      { entryId, points, expiresAt, source: "adjust", at, programId: program.id },
-      repay,
-    );
-    await emitAdjusted(tx, program.id, memberId, points, input.reason, entryId, at);
-    return { entryId, balance: await readBalance(tx, memberId) };
+  const batch = new WriteBatch(tx);
+  const credit = points > 0;
+  const repay = credit ? Math.min(balance.debt, points) : 0;
+  const allocations = credit ? [] : await planConsumption(tx, memberId, -points);
+  if (!credit) {
+    assertSpendable(balance, -points);
+    assertCovered(allocations, -points);
   }
-  const debit = -points;
-  assertSpendable(balance, debit);
-  const allocations = await planConsumption(tx, memberId, debit);
-  invariant(allocated(allocations) === debit, "available lots do not cover the available balance");
-  const entryId = await postEntry(tx, {
+  const entry: EntryInput = {
     programId: program.id,
     kind: "adjust",
     memberId,
@@ -469,29 +468,30 @@ export async function adjust(
     reason: input.reason,
     postings: [
       { account: "member:available", memberId, points },
-      { account: "program:adjustments", points: debit },
+      { account: "program:adjustments", points: -points },
     ],
-  });
-  await consumeLots(tx, program.id, entryId, allocations);
-  await emitAdjusted(tx, program.id, memberId, points, input.reason, entryId, at);
-  return { entryId, balance: await readBalance(tx, memberId) };
-}
-
-async function emitAdjusted(
-  tx: Tx,
-  programId: string,
-  memberId: string,
-  points: number,
-  reason: string,
-  entryId: string,
-  at: Date,
-) {
-  await emit(tx, {
-    programId,
+    debtDelta: { memberId, points: -repay },
+  };
+  const entryId = postEntry(batch, entry);
+  if (credit) {
+    const expiresAt = input.expiresAt === undefined ? expiryFor(program, at) : input.expiresAt;
+    grantAvailable(
+      batch,
+      memberId,
+      { entryId, points, expiresAt, source: "adjust", at, programId: program.id },
+      repay,
+    );
+  } else {
+    consumeLots(batch, program.id, entryId, allocations);
+  }
+  await emit(batch, {
+    programId: program.id,
     type: "points.adjusted",
-    payload: { memberId, points, reason, entryId },
+    payload: { memberId, points, reason: input.reason, entryId },
     at,
   });
+  await batch.flush();
+  return { entryId, balance: balanceAfter(balance, entry) };
 }
 
 /** Moves available points between two members of one program; received lots keep their expiry. */
@@ -526,12 +526,14 @@ export async function transfer(
   }
   const from = locked.get(fromMemberId);
   const to = locked.get(toMemberId);
-  invariant(from && to, "both members are locked");
+  if (!from) throw notFound("member_not_found", fromMemberId);
+  if (!to) throw notFound("member_not_found", toMemberId);
   assertSpendable(from, points);
   const allocations = await planConsumption(tx, fromMemberId, points);
-  invariant(allocated(allocations) === points, "available lots do not cover the available balance");
+  assertCovered(allocations, points);
   const repay = Math.min(to.debt, points);
-  const entryId = await postEntry(tx, {
+  const batch = new WriteBatch(tx);
+  const entry: EntryInput = {
     programId,
     kind: "transfer",
     memberId: fromMemberId,
@@ -542,8 +544,9 @@ export async function transfer(
       { account: "member:available", memberId: toMemberId, points },
     ],
     debtDelta: { memberId: toMemberId, points: -repay },
-  });
-  await consumeLots(tx, programId, entryId, allocations);
+  };
+  const entryId = postEntry(batch, entry);
+  consumeLots(batch, programId, entryId, allocations);
   // One received lot per expiry date, so the receiver cannot extend the points' life.
   const byExpiry = new Map<number | null, number>();
   for (const allocation of allocations) {
@@ -554,9 +557,9 @@ export async function transfer(
   for (const [expiresMs, lotPoints] of byExpiry) {
     const lotRepay = Math.min(repayLeft, lotPoints);
     repayLeft -= lotRepay;
-    await grantAvailable(
-      tx,
-      to,
+    grantAvailable(
+      batch,
+      toMemberId,
       {
         entryId,
         points: lotPoints,
@@ -568,17 +571,14 @@ export async function transfer(
       lotRepay,
     );
   }
-  await emit(tx, {
+  await emit(batch, {
     programId,
     type: "points.transferred",
     payload: { fromMemberId, toMemberId, points, entryId },
     at,
   });
-  return {
-    entryId,
-    from: await readBalance(tx, fromMemberId),
-    to: await readBalance(tx, toMemberId),
-  };
+  await batch.flush();
+  return { entryId, from: balanceAfter(from, entry), to: balanceAfter(to, entry) };
 }
 
 export interface HoldView {
@@ -609,9 +609,10 @@ export async function createHold(
   const balance = await lockActive(tx, program.id, memberId);
   assertSpendable(balance, points);
   const allocations = await planConsumption(tx, memberId, points);
-  invariant(allocated(allocations) === points, "available lots do not cover the available balance");
+  assertCovered(allocations, points);
   const holdId = newId("hold");
-  const entryId = await postEntry(tx, {
+  const batch = new WriteBatch(tx);
+  const entryId = postEntry(batch, {
     programId: program.id,
     kind: "hold",
     memberId,
@@ -622,7 +623,7 @@ export async function createHold(
       { account: "member:held", memberId, points },
     ],
   });
-  await consumeLots(tx, program.id, entryId, allocations);
+  consumeLots(batch, program.id, entryId, allocations);
   const row: HoldsTable = {
     id: holdId,
     program_id: program.id,
@@ -635,13 +636,14 @@ export async function createHold(
     created_at: at,
     settled_at: null,
   };
-  await tx.insertInto("holds").values(row).execute();
-  await emit(tx, {
+  batch.add(tx.insertInto("holds").values(row));
+  await emit(batch, {
     programId: program.id,
     type: "points.held",
     payload: { memberId, points, holdId },
     at,
   });
+  await batch.flush();
   return holdView(row);
 }
 
@@ -680,16 +682,15 @@ export async function settleHold(
     throw new DomainError(
       "hold_not_active",
       `hold ${holdId} expired at ${hold.expires_at.toISOString()}`,
-      {
-        state: "expired",
-      },
+      { state: "expired" },
     );
   }
   if (outcome === "expired" && hold.expires_at > at) return holdView(hold);
   const memberId = hold.member_id;
   // Points coming back while a refund left a debt pay that debt first, as any other credit does.
   const repay = outcome === "confirmed" ? 0 : Math.min(balance.debt, hold.points);
-  const entryId = await postEntry(tx, {
+  const batch = new WriteBatch(tx);
+  const entryId = postEntry(batch, {
     programId,
     kind:
       outcome === "confirmed"
@@ -713,23 +714,36 @@ export async function settleHold(
     debtDelta: { memberId, points: -repay },
   });
   if (outcome !== "confirmed") {
-    await restoreLots(tx, programId, entryId, await allocationsOf(tx, hold.entry_id));
-    // A debt means no other lot has points left, so the repayment comes from the restored lots.
-    await consumeLots(tx, programId, entryId, await planConsumption(tx, memberId, repay));
+    // A debt means no other lot has points left, so the repayment is kept back from the restored
+    // lots, earliest expiry first; each lot is written once with its net change.
+    restoreLots(batch, programId, entryId, keepBack(await allocationsOf(tx, hold.entry_id), repay));
   }
-  const row = await tx
-    .updateTable("holds")
-    .set({ state: outcome, settled_at: at })
-    .where("id", "=", holdId)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  await emit(tx, {
+  batch.add(
+    tx.updateTable("holds").set({ state: outcome, settled_at: at }).where("id", "=", holdId),
+  );
+  await emit(batch, {
     programId,
     type: `points.hold_${outcome}`,
     payload: { memberId, points: hold.points, holdId },
     at,
   });
-  return holdView(row);
+  await batch.flush();
+  return holdView({ ...hold, state: outcome, settled_at: at });
+}
+
+/** Allocations less `points` taken from those expiring first (never-expiring last). */
+function keepBack(allocations: Allocation[], points: number): Allocation[] {
+  const order = [...allocations].sort(
+    (a, b) =>
+      (a.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) -
+        (b.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) || (a.lotId < b.lotId ? -1 : 1),
+  );
+  let left = points;
+  return order.map((allocation) => {
+    const kept = Math.min(left, allocation.points);
+    left -= kept;
+    return { ...allocation, points: allocation.points - kept };
+  });
 }
 
 export function holdView(row: HoldsTable): HoldView {
@@ -745,10 +759,7 @@ export function holdView(row: HoldsTable): HoldView {
   };
 }
 
-export async function readBalance(
-  tx: Tx | import("../../db/client.ts").Queryable,
-  memberId: string,
-): Promise<BalanceRow> {
+export async function readBalance(tx: Tx | Queryable, memberId: string): Promise<BalanceRow> {
   const row = await tx
     .selectFrom("member_balances")
     .selectAll()

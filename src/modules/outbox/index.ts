@@ -1,3 +1,4 @@
+import { WriteBatch } from "../../db/batch.ts";
 import type { Tx } from "../../db/client.ts";
 import { newId } from "../../lib/ids.ts";
 
@@ -8,19 +9,22 @@ export interface DomainEvent {
   at: Date;
 }
 
-/** Writes an event in the caller's transaction, so it exists exactly when the change commits. */
-export async function emit(tx: Tx, event: DomainEvent): Promise<string> {
+/**
+ * Writes an event in the caller's transaction (or its write batch), so it exists exactly when the
+ * change commits.
+ */
+export async function emit(target: Tx | WriteBatch, event: DomainEvent): Promise<string> {
   const id = newId("event");
-  await tx
-    .insertInto("outbox_events")
-    .values({
-      id,
-      program_id: event.programId,
-      type: event.type,
-      payload: JSON.stringify({ ...event.payload, schemaVersion: 1 }),
-      created_at: event.at,
-    })
-    .execute();
+  const row = {
+    id,
+    program_id: event.programId,
+    type: event.type,
+    payload: JSON.stringify({ ...event.payload, schemaVersion: 1 }),
+    created_at: event.at,
+  };
+  // Events of one batch go out as one insert, so their sequence follows the order of emit calls.
+  if (target instanceof WriteBatch) target.insertRow("outbox_events", row);
+  else await target.insertInto("outbox_events").values(row).execute();
   return id;
 }
 

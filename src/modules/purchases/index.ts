@@ -2,6 +2,7 @@ import type { Selectable } from "kysely";
 import { sql } from "kysely";
 import { z } from "zod";
 import type { Ctx } from "../../context.ts";
+import { WriteBatch } from "../../db/batch.ts";
 import type { Tx } from "../../db/client.ts";
 import type { TransactionsTable } from "../../db/schema.ts";
 
@@ -11,8 +12,8 @@ import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { payloadHash } from "../../lib/json.ts";
 import { fromMinor, toMinor } from "../../lib/money.ts";
-import { earnForPurchase, readBalance, reverseEarn } from "../ledger/index.ts";
-import { findMemberRow, memberRefSchema } from "../members/index.ts";
+import { earnForPurchase, lockBalances, reverseEarn } from "../ledger/index.ts";
+import { findMemberRow, memberRefSchema, normalizePhone } from "../members/index.ts";
 import { emit } from "../outbox/index.ts";
 import { basePoints, getProgram, moneyInput, type Program } from "../programs/index.ts";
 
@@ -147,9 +148,6 @@ export async function recordPurchase(
   const now = ctx.clock.now();
   const program = await getProgram(tx, programId);
   const requestHash = payloadHash(input);
-  const replay = await findTransaction(tx, programId, input.storeId, input.externalId);
-  if (replay) return replayPurchase(replay, requestHash);
-
   if (input.currency !== program.currency) {
     throw new DomainError("currency_mismatch", `program ${programId} runs in ${program.currency}`, {
       field: "currency",
@@ -190,16 +188,16 @@ export async function recordPurchase(
     .returning("id")
     .executeTakeFirst();
   if (!inserted) {
-    // A concurrent request with the same receipt committed first: answer as a replay.
+    // The receipt was recorded before (or by a concurrent request that committed first).
     const existing = await findTransaction(tx, programId, input.storeId, input.externalId);
     if (!existing)
       throw new DomainError("duplicate_transaction", "receipt is being recorded concurrently");
     return replayPurchase(existing, requestHash);
   }
+  const batch = new WriteBatch(tx);
   if (lines.length > 0) {
-    await tx
-      .insertInto("transaction_lines")
-      .values(
+    batch.add(
+      tx.insertInto("transaction_lines").values(
         lines.map((line, index) => ({
           transaction_id: transactionId,
           line_no: index + 1,
@@ -210,13 +208,13 @@ export async function recordPurchase(
           unit_price_minor: line.unitPriceMinor,
           amount_minor: line.amountMinor,
         })),
-      )
-      .execute();
+      ),
+    );
   }
 
   const points = member ? basePoints(program, totalMinor) : 0;
   const earned = member
-    ? await earnForPurchase(tx, {
+    ? await earnForPurchase(batch, {
         program,
         memberId: member.id,
         points,
@@ -225,7 +223,7 @@ export async function recordPurchase(
         at: now,
       })
     : null;
-  const balance = member ? await readBalance(tx, member.id) : null;
+  const lot = earned?.lot ?? null;
   const result: PurchaseResult = {
     transactionId,
     externalId: input.externalId,
@@ -234,25 +232,26 @@ export async function recordPurchase(
     total: fromMinor(totalMinor, program.currency),
     currency: program.currency,
     pointsEarned: points,
-    pointsState: earned?.state ?? "none",
-    availableAt: earned?.availableAt.toISOString() ?? null,
-    expiresAt: earned?.expiresAt?.toISOString() ?? null,
+    pointsState: lot?.state ?? "none",
+    availableAt: lot?.availableAt.toISOString() ?? null,
+    expiresAt: lot?.expiresAt?.toISOString() ?? null,
     breakdown: member
       ? [{ source: "base", description: baseRateDescription(program), points }]
       : [],
-    balance: balance && {
-      pending: balance.pending,
-      available: balance.available,
-      held: balance.held,
+    balance: earned && {
+      pending: earned.balance.pending,
+      available: earned.balance.available,
+      held: earned.balance.held,
     },
     replayed: false,
   };
-  await tx
-    .updateTable("transactions")
-    .set({ points_earned: points, result: JSON.stringify(result) })
-    .where("id", "=", transactionId)
-    .execute();
-  await emit(tx, {
+  batch.add(
+    tx
+      .updateTable("transactions")
+      .set({ points_earned: points, result: JSON.stringify(result) })
+      .where("id", "=", transactionId),
+  );
+  await emit(batch, {
     programId,
     type: "transaction.recorded",
     payload: {
@@ -266,6 +265,7 @@ export async function recordPurchase(
     },
     at: now,
   });
+  await batch.flush();
   return result;
 }
 
@@ -396,31 +396,32 @@ export async function recordRefund(
         );
   const points = reversedTarget - original.points_reversed;
   const refundId = newId("refund");
-  const reversal =
-    original.member_id && points > 0
-      ? await reverseEarn(tx, {
-          program,
-          memberId: original.member_id,
-          transactionId: original.id,
-          refundId,
-          points,
-          at: now,
-        })
-      : { reversed: 0, forfeited: 0 };
+  const batch = new WriteBatch(tx);
+  const reversal = original.member_id
+    ? await reverseEarn(batch, {
+        program,
+        memberId: original.member_id,
+        transactionId: original.id,
+        refundId,
+        points,
+        at: now,
+      })
+    : null;
   for (const update of lineUpdates) {
-    await tx
-      .updateTable("transaction_lines")
-      .set({ refunded_quantity: sql`refunded_quantity + ${String(update.quantity)}::numeric` })
-      .where("transaction_id", "=", original.id)
-      .where("line_no", "=", update.lineNo)
-      .execute();
+    batch.add(
+      tx
+        .updateTable("transaction_lines")
+        .set({ refunded_quantity: sql`refunded_quantity + ${String(update.quantity)}::numeric` })
+        .where("transaction_id", "=", original.id)
+        .where("line_no", "=", update.lineNo),
+    );
   }
-  await tx
-    .updateTable("transactions")
-    .set({ refunded_minor: refundedAfter, points_reversed: reversedTarget })
-    .where("id", "=", original.id)
-    .execute();
-  const balance = original.member_id ? await readBalance(tx, original.member_id) : null;
+  batch.add(
+    tx
+      .updateTable("transactions")
+      .set({ refunded_minor: refundedAfter, points_reversed: reversedTarget })
+      .where("id", "=", original.id),
+  );
   const result: RefundResult = {
     refundId,
     transactionId: original.id,
@@ -428,33 +429,32 @@ export async function recordRefund(
     storeId,
     amount: fromMinor(amountMinor, program.currency),
     currency: program.currency,
-    pointsReversed: reversal.reversed,
-    pointsForfeited: reversal.forfeited,
+    pointsReversed: reversal?.reversed ?? 0,
+    pointsForfeited: reversal?.forfeited ?? 0,
     refundedTotal: fromMinor(refundedAfter, program.currency),
-    balance: balance && {
-      pending: balance.pending,
-      available: balance.available,
-      held: balance.held,
+    balance: reversal && {
+      pending: reversal.balance.pending,
+      available: reversal.balance.available,
+      held: reversal.balance.held,
     },
     replayed: false,
   };
-  await tx
-    .insertInto("refunds")
-    .values({
+  batch.add(
+    tx.insertInto("refunds").values({
       id: refundId,
       program_id: programId,
       transaction_id: original.id,
       store_id: storeId,
       external_id: input.externalId,
       amount_minor: amountMinor,
-      points_reversed: reversal.reversed,
-      points_forfeited: reversal.forfeited,
+      points_reversed: result.pointsReversed,
+      points_forfeited: result.pointsForfeited,
       request_hash: requestHash,
       result: JSON.stringify(result),
       created_at: now,
-    })
-    .execute();
-  await emit(tx, {
+    }),
+  );
+  await emit(batch, {
     programId,
     type: "transaction.refunded",
     payload: {
@@ -462,10 +462,11 @@ export async function recordRefund(
       refundId,
       memberId: original.member_id,
       amountMinor,
-      pointsReversed: reversal.reversed,
+      pointsReversed: result.pointsReversed,
     },
     at: now,
   });
+  await batch.flush();
   return result;
 }
 
@@ -487,6 +488,7 @@ export async function recordPurchaseBatch(
 ): Promise<BatchItemResult[]> {
   return ctx.db.transaction(async (tx) => {
     await getProgram(tx, programId);
+    await lockBatchMembers(tx, programId, items);
     const results: BatchItemResult[] = [];
     for (const [index, item] of items.entries()) {
       await sql`savepoint batch_item`.execute(tx);
@@ -510,6 +512,45 @@ export async function recordPurchaseBatch(
     }
     return results;
   });
+}
+
+/**
+ * Locks every member a batch names, in id order, before the first item: items then lock in
+ * whatever order they come, and two batches sharing members cannot deadlock.
+ */
+async function lockBatchMembers(tx: Tx, programId: string, items: PurchaseInput[]): Promise<void> {
+  const ids: string[] = [];
+  const phones: string[] = [];
+  const cards: string[] = [];
+  for (const item of items) {
+    if (item.member?.id) ids.push(item.member.id);
+    if (item.member?.card) cards.push(item.member.card.replace(/[\s-]/g, ""));
+    if (item.member?.phone) {
+      try {
+        phones.push(normalizePhone(item.member.phone));
+      } catch {
+        // A bad phone fails its own item later; it locks nothing.
+      }
+    }
+  }
+  if (ids.length + phones.length + cards.length === 0) return;
+  const members = await tx
+    .selectFrom("members")
+    .select("id")
+    .where("program_id", "=", programId)
+    .where((eb) =>
+      eb.or([
+        ...(ids.length > 0 ? [eb("id", "in", ids)] : []),
+        ...(phones.length > 0 ? [eb("phone_e164", "in", phones)] : []),
+        ...(cards.length > 0 ? [eb("card_number", "in", cards)] : []),
+      ]),
+    )
+    .execute();
+  await lockBalances(
+    tx,
+    programId,
+    members.map((member) => member.id),
+  );
 }
 
 export const transactionSchema = z.object({
