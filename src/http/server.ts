@@ -13,7 +13,7 @@ import type { Ctx } from "../context.ts";
 import { InvariantError } from "../lib/assert.ts";
 import { DomainError, type ErrorCode } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
-import { authenticate, authorize } from "../modules/auth/index.ts";
+import { authorize, keyCache } from "../modules/auth/index.ts";
 import { type ErrorBody, httpStatusOf } from "./errors.ts";
 import type { App } from "./kit.ts";
 import { registerKeyRoutes } from "./routes/keys.ts";
@@ -64,6 +64,7 @@ export async function buildServer(ctx: Ctx): Promise<App> {
     transformObject: jsonSchemaTransformObject,
   });
 
+  const keys = keyCache(ctx);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     const access = request.routeOptions.config.access;
@@ -72,7 +73,7 @@ export async function buildServer(ctx: Ctx): Promise<App> {
     const match = typeof header === "string" ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match?.[1])
       throw new DomainError("unauthorized", "send an API key as Authorization: Bearer <key>");
-    const principal = await authenticate(ctx, match[1]);
+    const principal = await keys.authenticate(match[1]);
     const programId = (request.params as { programId?: string } | undefined)?.programId ?? null;
     authorize(principal, access, programId);
     request.principal = principal;
@@ -142,7 +143,7 @@ export async function buildServer(ctx: Ctx): Promise<App> {
 
   registerSystemRoutes(app, ctx);
   registerProgramRoutes(app, ctx);
-  registerKeyRoutes(app, ctx);
+  registerKeyRoutes(app, ctx, keys.clear);
   registerMemberRoutes(app, ctx);
   registerLedgerRoutes(app, ctx);
   registerPurchaseRoutes(app, ctx);

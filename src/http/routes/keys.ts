@@ -10,7 +10,7 @@ import {
 import { getProgram } from "../../modules/programs/index.ts";
 import { type App, errorResponses, programParams, secured } from "../kit.ts";
 
-export function registerKeyRoutes(app: App, ctx: Ctx): void {
+export function registerKeyRoutes(app: App, ctx: Ctx, clearKeyCache: () => void): void {
   const tags = ["api keys"];
   app.post(
     "/v1/programs/:programId/api-keys",
@@ -59,6 +59,10 @@ export function registerKeyRoutes(app: App, ctx: Ctx): void {
         response: { 200: apiKeySchema, ...errorResponses },
       },
     },
-    async (request) => revokeApiKey(ctx, request.params.programId, request.params.keyId),
+    async (request) => {
+      const key = await revokeApiKey(ctx, request.params.programId, request.params.keyId);
+      clearKeyCache();
+      return key;
+    },
   );
 }

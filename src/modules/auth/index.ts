@@ -133,11 +133,50 @@ export async function authenticate(ctx: Ctx, secret: string): Promise<Principal>
     .selectAll()
     .where("secret_hash", "=", hashSecret(secret))
     .executeTakeFirst();
-  const now = ctx.clock.now();
-  if (!row || row.revoked_at || (row.expires_at && row.expires_at <= now)) {
+  return checkKey(ctx, row ?? null);
+}
+
+function checkKey(
+  ctx: Ctx,
+  row: Pick<ApiKeysTable, "id" | "role" | "program_id" | "revoked_at" | "expires_at"> | null,
+): Principal {
+  if (!row || row.revoked_at || (row.expires_at && row.expires_at <= ctx.clock.now())) {
     throw new DomainError("unauthorized", "API key is unknown, revoked or expired");
   }
   return { keyId: row.id, role: row.role, programId: row.program_id };
+}
+
+/** How long a process trusts a key it looked up; a revocation elsewhere is seen within this. */
+export const keyCacheTtlMs = 1_000;
+
+/**
+ * Authentication for the HTTP server: keys found in the last second are not looked up again, so
+ * a busy till pays one key query per second instead of one per request. Expiry is still checked
+ * on every request, and a revocation through this process clears the cache at once.
+ */
+export function keyCache(ctx: Ctx) {
+  const entries = new Map<string, { row: Parameters<typeof checkKey>[1]; until: number }>();
+  return {
+    async authenticate(secret: string): Promise<Principal> {
+      const hash = hashSecret(secret);
+      const now = Date.now();
+      const hit = entries.get(hash);
+      if (hit && hit.until > now) return checkKey(ctx, hit.row);
+      const row =
+        (await ctx.db.kysely
+          .selectFrom("api_keys")
+          .select(["id", "role", "program_id", "revoked_at", "expires_at"])
+          .where("secret_hash", "=", hash)
+          .executeTakeFirst()) ?? null;
+      // Unknown secrets are not remembered: guessing must not fill the memory.
+      if (row) entries.set(hash, { row, until: now + keyCacheTtlMs });
+      if (entries.size > 10_000) entries.clear();
+      return checkKey(ctx, row);
+    },
+    clear(): void {
+      entries.clear();
+    },
+  };
 }
 
 /** Throws unless the principal may act on `programId` with at least `needed`. */
