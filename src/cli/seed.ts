@@ -97,7 +97,7 @@ function hash32(text: string): number {
  * sfc32, seeded through splitmix32. Each part of the plan draws from its own named stream, so
  * adding members or tuning anonymous baskets does not change what member 7 buys.
  */
-export class SeededRandom {
+class SeededRandom {
   #a: number;
   #b: number;
   #c: number;

@@ -1,8 +1,12 @@
-import { type Compilable, type OperationNodeSource, sql } from "kysely";
+import { type OperationNodeSource, sql } from "kysely";
 import type { Tx } from "./client.ts";
 import type { Database } from "./schema.ts";
 
-type Write = Compilable & OperationNodeSource;
+type Write = OperationNodeSource;
+
+/** Tables whose rows take summed deltas, with the column that identifies a row. */
+const deltaKeys = { member_balances: "member_id" } as const;
+type DeltaTable = keyof typeof deltaKeys;
 
 /**
  * Collects the writes of one operation and sends them as one statement (data-modifying CTEs), so
@@ -13,7 +17,27 @@ type Write = Compilable & OperationNodeSource;
 export class WriteBatch {
   readonly #writes: Write[] = [];
   readonly #rows = new Map<keyof Database, Record<string, unknown>[]>();
+  readonly #deltas = new Map<string, Map<string, { delta: Record<string, number>; at: Date }>>();
   constructor(readonly tx: Tx) {}
+
+  /**
+   * Adds to numeric columns of one row; every row's deltas are summed and each table gets one
+   * update, so several entries for one member still change its row once. The row's updated_at
+   * becomes the latest `at`.
+   */
+  addDelta(table: DeltaTable, key: string, delta: Record<string, number>, at: Date): void {
+    const rows = this.#deltas.get(table) ?? new Map();
+    const current = rows.get(key);
+    if (current) {
+      for (const [column, value] of Object.entries(delta)) {
+        current.delta[column] = (current.delta[column] ?? 0) + value;
+      }
+      if (at > current.at) current.at = at;
+    } else {
+      rows.set(key, { delta: { ...delta }, at });
+    }
+    this.#deltas.set(table, rows);
+  }
 
   add(write: Write): void {
     this.#writes.push(write);
@@ -27,6 +51,9 @@ export class WriteBatch {
   }
 
   async flush(): Promise<void> {
+    for (const [table, rows] of this.#deltas)
+      this.#writes.push(deltaUpdate(table as DeltaTable, rows));
+    this.#deltas.clear();
     for (const [table, rows] of this.#rows) {
       this.#writes.push(this.tx.insertInto(table).values(rows as never));
     }
@@ -34,7 +61,7 @@ export class WriteBatch {
     const writes = this.#writes.splice(0);
     if (writes.length === 0) return;
     if (writes.length === 1) {
-      await this.tx.executeQuery(writes[0] as Write);
+      await sql`${writes[0]}`.execute(this.tx);
       return;
     }
     const ctes = sql.join(
@@ -43,4 +70,24 @@ export class WriteBatch {
     );
     await sql`with ${ctes} select 1`.execute(this.tx);
   }
+}
+
+/** One `update … from (values …)` for all rows of a table: a single statement however many. */
+function deltaUpdate(
+  table: DeltaTable,
+  rows: Map<string, { delta: Record<string, number>; at: Date }>,
+): Write {
+  const keyColumn = deltaKeys[table];
+  const columns = [...new Set([...rows.values()].flatMap((row) => Object.keys(row.delta)))];
+  const values = [...rows].map(
+    ([key, row]) =>
+      sql`(${key}::text, ${sql.join(columns.map((column) => sql`${row.delta[column] ?? 0}::bigint`))}, ${row.at}::timestamptz)`,
+  );
+  const assignments = columns.map(
+    (column) => sql`${sql.ref(column)} = t.${sql.ref(column)} + v.${sql.ref(column)}`,
+  );
+  return sql`update ${sql.table(table)} as t
+    set ${sql.join([...assignments, sql`updated_at = v.updated_at`])}
+    from (values ${sql.join(values)}) as v(${sql.ref(keyColumn)}, ${sql.join(columns.map((column) => sql.ref(column)))}, updated_at)
+    where t.${sql.ref(keyColumn)} = v.${sql.ref(keyColumn)}`;
 }

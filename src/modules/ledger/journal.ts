@@ -103,46 +103,29 @@ export function postEntry(batch: WriteBatch, input: EntryInput): string {
   }
   invariant(sum === 0, `entry ${input.kind} postings sum to ${sum}, not zero`);
 
-  const { tx } = batch;
   const entryId = newId("entry");
-  batch.add(
-    tx.insertInto("journal_entries").values({
-      id: entryId,
+  batch.insertRow("journal_entries", {
+    id: entryId,
+    program_id: input.programId,
+    kind: input.kind,
+    member_id: input.memberId,
+    transaction_id: input.transactionId ?? null,
+    refund_id: input.refundId ?? null,
+    hold_id: input.holdId ?? null,
+    reason: input.reason ?? null,
+    created_at: input.at,
+  });
+  for (const posting of postings) {
+    batch.insertRow("postings", {
+      entry_id: entryId,
       program_id: input.programId,
-      kind: input.kind,
-      member_id: input.memberId,
-      transaction_id: input.transactionId ?? null,
-      refund_id: input.refundId ?? null,
-      hold_id: input.holdId ?? null,
-      reason: input.reason ?? null,
-      created_at: input.at,
-    }),
-  );
-  batch.add(
-    tx.insertInto("postings").values(
-      postings.map((posting) => ({
-        entry_id: entryId,
-        program_id: input.programId,
-        account: posting.account,
-        member_id: "memberId" in posting ? posting.memberId : null,
-        points: posting.points,
-      })),
-    ),
-  );
+      account: posting.account,
+      member_id: "memberId" in posting ? posting.memberId : null,
+      points: posting.points,
+    });
+  }
   for (const [memberId, delta] of memberDeltas({ ...input, postings })) {
-    batch.add(
-      tx
-        .updateTable("member_balances")
-        .set({
-          pending: sql`pending + ${delta.pending}`,
-          available: sql`available + ${delta.available}`,
-          held: sql`held + ${delta.held}`,
-          debt: sql`debt + ${delta.debt}`,
-          earned_total: sql`earned_total + ${delta.earned_total}`,
-          updated_at: input.at,
-        })
-        .where("member_id", "=", memberId),
-    );
+    batch.addDelta("member_balances", memberId, delta, input.at);
   }
   return entryId;
 }

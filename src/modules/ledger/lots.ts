@@ -31,22 +31,20 @@ export function createLot(batch: WriteBatch, input: LotInput, repay = 0): string
   invariant(input.points > 0, "a lot holds a positive number of points");
   invariant(repay >= 0 && repay <= input.points, "a lot repays at most its own points");
   const id = newId("lot");
-  batch.add(
-    batch.tx.insertInto("point_lots").values({
-      id,
-      program_id: input.programId,
-      member_id: input.memberId,
-      entry_id: input.entryId,
-      transaction_id: input.transactionId ?? null,
-      source: input.source,
-      state: input.state,
-      points_original: input.points,
-      points_remaining: input.points - repay,
-      available_at: input.availableAt,
-      expires_at: input.expiresAt,
-      created_at: input.at,
-    }),
-  );
+  batch.insertRow("point_lots", {
+    id,
+    program_id: input.programId,
+    member_id: input.memberId,
+    entry_id: input.entryId,
+    transaction_id: input.transactionId ?? null,
+    source: input.source,
+    state: input.state,
+    points_original: input.points,
+    points_remaining: input.points - repay,
+    available_at: input.availableAt,
+    expires_at: input.expiresAt,
+    created_at: input.at,
+  });
   if (repay > 0)
     addMovements(batch, input.programId, input.entryId, [{ lotId: id, points: -repay }]);
   return id;
