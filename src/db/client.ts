@@ -113,13 +113,24 @@ function wrap(driver: DriverName, kysely: Kysely<Database>): Db {
         try {
           return await kysely.transaction().setIsolationLevel("read committed").execute(fn);
         } catch (error) {
-          if (attempt >= attemptsMax || !retryableCodes.has(pgErrorCode(error) ?? "")) throw error;
+          if (attempt >= attemptsMax || !isRetryable(error)) throw error;
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
         }
       }
     },
     close: () => kysely.destroy(),
   };
+}
+
+/**
+ * Deadlocks and serialization failures are retried; so is a race on a natural key (two requests
+ * recording one receipt): the retry finds the winner's row and answers it as a replay.
+ */
+function isRetryable(error: unknown): boolean {
+  const code = pgErrorCode(error) ?? "";
+  if (retryableCodes.has(code)) return true;
+  const constraint = (error as { constraint?: unknown } | null)?.constraint;
+  return code === "23505" && typeof constraint === "string" && constraint.endsWith("_natural_key");
 }
 
 export function pgErrorCode(error: unknown): string | undefined {

@@ -8,6 +8,7 @@ export {
   expireLot,
   type HoldView,
   holdView,
+  lockMembers,
   readBalance,
   redeem,
   releaseLot,

@@ -33,6 +33,26 @@ const dayMs = 86_400_000;
 
 /** Locks the member's balance and refuses blocked members, in one statement. */
 async function lockActive(tx: Tx, programId: string, memberId: string): Promise<BalanceRow> {
+  const locked = (await lockMembers(tx, programId, [memberId])).get(memberId);
+  if (!locked) throw notFound("member_not_found", memberId);
+  if (locked.status !== "active") {
+    throw new DomainError("member_blocked", `member ${memberId} is blocked`, { memberId });
+  }
+  return locked.balance;
+}
+
+/**
+ * Locks members' balances in id order with one statement and reads their status: the start of
+ * every write that credits or debits several members at once (a batch of purchases).
+ */
+export async function lockMembers(
+  tx: Tx,
+  programId: string,
+  memberIds: string[],
+): Promise<Map<string, { balance: BalanceRow; status: string }>> {
+  const locked = new Map<string, { balance: BalanceRow; status: string }>();
+  const ids = [...new Set(memberIds)];
+  if (ids.length === 0) return locked;
   const { rows } = await sql<{
     member_id: string;
     program_id: string;
@@ -45,14 +65,12 @@ async function lockActive(tx: Tx, programId: string, memberId: string): Promise<
   }>`
     select b.member_id, b.program_id, b.pending, b.available, b.held, b.debt, b.earned_total, m.status
     from member_balances b join members m on m.id = b.member_id
-    where b.member_id = ${memberId} and b.program_id = ${programId}
+    where b.member_id in (${sql.join(ids)}) and b.program_id = ${programId}
+    order by b.member_id
     for update of b`.execute(tx);
-  const row = rows[0];
-  if (!row) throw notFound("member_not_found", memberId);
-  if (row.status !== "active") {
-    throw new DomainError("member_blocked", `member ${memberId} is blocked`, { memberId });
-  }
-  return toBalance(row);
+  for (const row of rows)
+    locked.set(row.member_id, { balance: toBalance(row), status: row.status });
+  return locked;
 }
 
 function assertPoints(points: number, field = "points"): void {
@@ -116,11 +134,13 @@ export interface EarnResult {
 }
 
 /**
- * Earns points for a purchase: pending through the returns window, then available. Adds its
- * writes to the caller's batch, which the caller flushes with its own.
+ * Earns points for a purchase: pending through the returns window, then available. The caller
+ * has locked the member (lockMembers) and passes the balance as it stands; the writes go into the
+ * caller's batch, and the answer carries the balance after them.
  */
 export async function earnForPurchase(
   batch: WriteBatch,
+  balance: BalanceRow,
   input: {
     program: Program;
     memberId: string;
@@ -131,7 +151,7 @@ export async function earnForPurchase(
   },
 ): Promise<EarnResult> {
   const { program, memberId, points, at } = input;
-  const balance = await lockActive(batch.tx, program.id, memberId);
+  invariant(balance.memberId === memberId, "earning on the balance of another member");
   if (points === 0) return { lot: null, balance };
   assertPoints(points);
   const availableAt = new Date(input.occurredAt.getTime() + program.returns_window_days * dayMs);

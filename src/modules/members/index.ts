@@ -372,6 +372,62 @@ export async function findMemberRow(
   return row;
 }
 
+/**
+ * Resolves many member references with one query; each answer is the member's row or the error
+ * that naming it by that reference gives (not found, bad phone, bad card check digit).
+ */
+export async function findMemberRows(
+  db: Queryable | Tx,
+  programId: string,
+  refs: MemberRef[],
+): Promise<(MembersTable | DomainError)[]> {
+  const keys = refs.map(
+    (ref): { column: "id" | "phone_e164" | "card_number"; value: string } | DomainError => {
+      try {
+        if (ref.id !== undefined) return { column: "id", value: ref.id };
+        if (ref.phone !== undefined)
+          return { column: "phone_e164", value: normalizePhone(ref.phone) };
+        const card = (ref.card ?? "").replace(/[\s-]/g, "");
+        if (!isValidCardNumber(card)) {
+          return new DomainError("validation_failed", "card number is not valid (check digit)", {
+            field: "card",
+          });
+        }
+        return { column: "card_number", value: card };
+      } catch (error) {
+        if (error instanceof DomainError) return error;
+        throw error;
+      }
+    },
+  );
+  const wanted = (column: "id" | "phone_e164" | "card_number") =>
+    keys.flatMap((key) => (key instanceof DomainError || key.column !== column ? [] : [key.value]));
+  const ids = wanted("id");
+  const phones = wanted("phone_e164");
+  const cards = wanted("card_number");
+  const rows =
+    ids.length + phones.length + cards.length === 0
+      ? []
+      : await db
+          .selectFrom("members")
+          .selectAll()
+          .where("program_id", "=", programId)
+          .where((eb) =>
+            eb.or([
+              ...(ids.length > 0 ? [eb("id", "in", ids)] : []),
+              ...(phones.length > 0 ? [eb("phone_e164", "in", phones)] : []),
+              ...(cards.length > 0 ? [eb("card_number", "in", cards)] : []),
+            ]),
+          )
+          .execute();
+  return keys.map((key, index) => {
+    if (key instanceof DomainError) return key;
+    const row = rows.find((candidate) => candidate[key.column] === key.value);
+    const ref = refs[index] as MemberRef;
+    return row ?? notFound("member_not_found", ref.id ?? ref.phone ?? ref.card ?? "");
+  });
+}
+
 async function lockMember(tx: Tx, programId: string, memberId: string): Promise<MembersTable> {
   const row = await tx
     .selectFrom("members")

@@ -4,7 +4,8 @@ import { z } from "zod";
 import type { Ctx } from "../../context.ts";
 import { WriteBatch } from "../../db/batch.ts";
 import type { Tx } from "../../db/client.ts";
-import type { TransactionsTable } from "../../db/schema.ts";
+import type { MembersTable, TransactionsTable } from "../../db/schema.ts";
+import { invariant } from "../../lib/assert.ts";
 
 type TransactionRow = Selectable<TransactionsTable>;
 
@@ -12,8 +13,8 @@ import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { payloadHash } from "../../lib/json.ts";
 import { fromMinor, toMinor } from "../../lib/money.ts";
-import { earnForPurchase, lockBalances, reverseEarn } from "../ledger/index.ts";
-import { findMemberRow, memberRefSchema, normalizePhone } from "../members/index.ts";
+import { type BalanceRow, earnForPurchase, lockMembers, reverseEarn } from "../ledger/index.ts";
+import { findMemberRows, memberRefSchema } from "../members/index.ts";
 import { emit } from "../outbox/index.ts";
 import { basePoints, getProgram, moneyInput, type Program } from "../programs/index.ts";
 
@@ -145,14 +146,31 @@ export async function recordPurchase(
   programId: string,
   input: PurchaseInput,
 ): Promise<PurchaseResult> {
-  const now = ctx.clock.now();
-  const program = await getProgram(tx, programId);
-  const requestHash = payloadHash(input);
+  const [outcome] = await recordPurchases(tx, ctx.clock.now(), programId, [input]);
+  invariant(outcome !== undefined, "one purchase, one outcome");
+  if (outcome instanceof DomainError) throw outcome;
+  return outcome;
+}
+
+interface PreparedPurchase {
+  input: PurchaseInput;
+  requestHash: string;
+  occurredAt: Date;
+  totalMinor: number;
+  lines: (PurchaseInput["lines"][number] & { unitPriceMinor: number; amountMinor: number })[];
+}
+
+/** Checks one purchase against its program without touching the database. */
+function preparePurchase(program: Program, input: PurchaseInput, now: Date): PreparedPurchase {
   if (input.currency !== program.currency) {
-    throw new DomainError("currency_mismatch", `program ${programId} runs in ${program.currency}`, {
-      field: "currency",
-      expected: program.currency,
-    });
+    throw new DomainError(
+      "currency_mismatch",
+      `program ${program.id} runs in ${program.currency}`,
+      {
+        field: "currency",
+        expected: program.currency,
+      },
+    );
   }
   const occurredAt = new Date(input.occurredAt);
   if (occurredAt.getTime() > now.getTime() + clockSkewMs) {
@@ -165,61 +183,149 @@ export async function recordPurchase(
     const unitPriceMinor = toMinor(line.unitPrice, program.currency, `lines.${index}.unitPrice`);
     return { ...line, unitPriceMinor, amountMinor: lineAmountMinor(line.quantity, unitPriceMinor) };
   });
-  const member = input.member ? await findMemberRow(tx, programId, input.member) : null;
+  return { input, requestHash: payloadHash(input), occurredAt, totalMinor, lines };
+}
 
-  const transactionId = newId("transaction");
-  const inserted = await tx
-    .insertInto("transactions")
-    .values({
-      id: transactionId,
-      program_id: programId,
-      member_id: member?.id ?? null,
+const receiptKey = (storeId: string, externalId: string) => JSON.stringify([storeId, externalId]);
+
+/**
+ * Records purchases set-wise: a handful of statements whatever their number. Members are locked in
+ * id order before anything is read that depends on them; receipts already stored (or repeated in
+ * the same call) answer as replays; the rest are written in one statement. Each purchase's answer
+ * is its result or the domain error that refused it; a refused purchase writes nothing.
+ * A receipt raced by a concurrent request fails the unique index, and the transaction retries.
+ */
+async function recordPurchases(
+  tx: Tx,
+  now: Date,
+  programId: string,
+  inputs: PurchaseInput[],
+): Promise<(PurchaseResult | DomainError)[]> {
+  const program = await getProgram(tx, programId);
+  const outcomes: (PurchaseResult | DomainError | PreparedPurchase)[] = inputs.map((input) => {
+    try {
+      return preparePurchase(program, input, now);
+    } catch (error) {
+      if (error instanceof DomainError) return error;
+      throw error;
+    }
+  });
+  const withMember = outcomes.flatMap((outcome, index) =>
+    !isPrepared(outcome) || !outcome.input.member ? [] : [{ index, ref: outcome.input.member }],
+  );
+  const members = new Map<number, MembersTable>();
+  const found = await findMemberRows(
+    tx,
+    programId,
+    withMember.map((item) => item.ref),
+  );
+  withMember.forEach((item, position) => {
+    const row = found[position];
+    if (row instanceof DomainError) outcomes[item.index] = row;
+    else if (row) members.set(item.index, row);
+  });
+  const locked = await lockMembers(
+    tx,
+    programId,
+    [...members.values()].map((member) => member.id),
+  );
+
+  const prepared = outcomes.filter(isPrepared);
+  const stored = new Map<
+    string,
+    { request_hash: string; result: unknown; id: string; store_id: string; external_id: string }
+  >();
+  if (prepared.length > 0) {
+    const rows = await tx
+      .selectFrom("transactions")
+      .select(["id", "store_id", "external_id", "request_hash", "result"])
+      .where("program_id", "=", programId)
+      .where(
+        sql<boolean>`(store_id, external_id) in (${sql.join(
+          prepared.map((item) => sql`(${item.input.storeId}, ${item.input.externalId})`),
+        )})`,
+      )
+      .execute();
+    for (const row of rows) stored.set(receiptKey(row.store_id, row.external_id), row);
+  }
+
+  const batch = new WriteBatch(tx);
+  for (const [index, outcome] of outcomes.entries()) {
+    if (!isPrepared(outcome)) continue;
+    const { input } = outcome;
+    const key = receiptKey(input.storeId, input.externalId);
+    const earlier = stored.get(key);
+    if (earlier) {
+      outcomes[index] = replayOutcome(earlier, outcome.requestHash);
+      continue;
+    }
+    const member = members.get(index) ?? null;
+    const lock = member ? locked.get(member.id) : undefined;
+    if (member && lock?.status !== "active") {
+      outcomes[index] = new DomainError("member_blocked", `member ${member.id} is blocked`, {
+        memberId: member.id,
+      });
+      continue;
+    }
+    const written = await writePurchase(batch, program, outcome, lock?.balance ?? null, now);
+    if (lock && written.balance) lock.balance = written.balance;
+    stored.set(key, {
+      id: written.result.transactionId,
       store_id: input.storeId,
       external_id: input.externalId,
-      channel: input.channel,
-      occurred_at: occurredAt,
-      currency: program.currency,
-      total_minor: totalMinor,
-      request_hash: requestHash,
-      result: null,
-      created_at: now,
-    })
-    .onConflict((oc) => oc.columns(["program_id", "store_id", "external_id"]).doNothing())
-    .returning("id")
-    .executeTakeFirst();
-  if (!inserted) {
-    // The receipt was recorded before (or by a concurrent request that committed first).
-    const existing = await findTransaction(tx, programId, input.storeId, input.externalId);
-    if (!existing)
-      throw new DomainError("duplicate_transaction", "receipt is being recorded concurrently");
-    return replayPurchase(existing, requestHash);
+      request_hash: outcome.requestHash,
+      result: written.result,
+    });
+    outcomes[index] = written.result;
   }
-  const batch = new WriteBatch(tx);
-  if (lines.length > 0) {
-    batch.add(
-      tx.insertInto("transaction_lines").values(
-        lines.map((line, index) => ({
-          transaction_id: transactionId,
-          line_no: index + 1,
-          program_id: programId,
-          sku: line.sku,
-          category: line.category ?? null,
-          quantity: String(line.quantity),
-          unit_price_minor: line.unitPriceMinor,
-          amount_minor: line.amountMinor,
-        })),
-      ),
+  await batch.flush();
+  return outcomes as (PurchaseResult | DomainError)[];
+}
+
+function isPrepared(
+  outcome: PurchaseResult | DomainError | PreparedPurchase,
+): outcome is PreparedPurchase {
+  return !(outcome instanceof DomainError) && "requestHash" in outcome;
+}
+
+function replayOutcome(
+  existing: {
+    id: string;
+    store_id: string;
+    external_id: string;
+    request_hash: string;
+    result: unknown;
+  },
+  requestHash: string,
+): PurchaseResult | DomainError {
+  if (existing.request_hash !== requestHash) {
+    return new DomainError(
+      "duplicate_transaction",
+      `receipt ${existing.external_id} of store ${existing.store_id} was already recorded with different content`,
+      { transactionId: existing.id },
     );
   }
+  return { ...(existing.result as PurchaseResult), replayed: true };
+}
 
-  const points = member ? basePoints(program, totalMinor) : 0;
-  const earned = member
-    ? await earnForPurchase(batch, {
+/** Adds one new purchase to the batch: its row (with its answer), lines, points and event. */
+async function writePurchase(
+  batch: WriteBatch,
+  program: Program,
+  purchase: PreparedPurchase,
+  balance: BalanceRow | null,
+  now: Date,
+): Promise<{ result: PurchaseResult; balance: BalanceRow | null }> {
+  const { input, totalMinor } = purchase;
+  const transactionId = newId("transaction");
+  const points = balance ? basePoints(program, totalMinor) : 0;
+  const earned = balance
+    ? await earnForPurchase(batch, balance, {
         program,
-        memberId: member.id,
+        memberId: balance.memberId,
         points,
         transactionId,
-        occurredAt,
+        occurredAt: purchase.occurredAt,
         at: now,
       })
     : null;
@@ -228,14 +334,14 @@ export async function recordPurchase(
     transactionId,
     externalId: input.externalId,
     storeId: input.storeId,
-    memberId: member?.id ?? null,
+    memberId: balance?.memberId ?? null,
     total: fromMinor(totalMinor, program.currency),
     currency: program.currency,
     pointsEarned: points,
     pointsState: lot?.state ?? "none",
     availableAt: lot?.availableAt.toISOString() ?? null,
     expiresAt: lot?.expiresAt?.toISOString() ?? null,
-    breakdown: member
+    breakdown: balance
       ? [{ source: "base", description: baseRateDescription(program), points }]
       : [],
     balance: earned && {
@@ -245,18 +351,39 @@ export async function recordPurchase(
     },
     replayed: false,
   };
-  batch.add(
-    tx
-      .updateTable("transactions")
-      .set({ points_earned: points, result: JSON.stringify(result) })
-      .where("id", "=", transactionId),
-  );
+  batch.insertRow("transactions", {
+    id: transactionId,
+    program_id: program.id,
+    member_id: balance?.memberId ?? null,
+    store_id: input.storeId,
+    external_id: input.externalId,
+    channel: input.channel,
+    occurred_at: purchase.occurredAt,
+    currency: program.currency,
+    total_minor: totalMinor,
+    points_earned: points,
+    request_hash: purchase.requestHash,
+    result: JSON.stringify(result),
+    created_at: now,
+  });
+  for (const [index, line] of purchase.lines.entries()) {
+    batch.insertRow("transaction_lines", {
+      transaction_id: transactionId,
+      line_no: index + 1,
+      program_id: program.id,
+      sku: line.sku,
+      category: line.category ?? null,
+      quantity: String(line.quantity),
+      unit_price_minor: line.unitPriceMinor,
+      amount_minor: line.amountMinor,
+    });
+  }
   await emit(batch, {
-    programId,
+    programId: program.id,
     type: "transaction.recorded",
     payload: {
       transactionId,
-      memberId: member?.id ?? null,
+      memberId: balance?.memberId ?? null,
       storeId: input.storeId,
       channel: input.channel,
       totalMinor,
@@ -265,33 +392,11 @@ export async function recordPurchase(
     },
     at: now,
   });
-  await batch.flush();
-  return result;
+  return { result, balance: earned?.balance ?? null };
 }
 
 function baseRateDescription(program: Program): string {
   return `${program.earn_points} point(s) per ${fromMinor(program.earn_amount_minor, program.currency)} ${program.currency}, rounded ${program.earn_rounding}`;
-}
-
-async function findTransaction(tx: Tx, programId: string, storeId: string, externalId: string) {
-  return tx
-    .selectFrom("transactions")
-    .selectAll()
-    .where("program_id", "=", programId)
-    .where("store_id", "=", storeId)
-    .where("external_id", "=", externalId)
-    .executeTakeFirst();
-}
-
-function replayPurchase(existing: TransactionRow, requestHash: string): PurchaseResult {
-  if (existing.request_hash !== requestHash) {
-    throw new DomainError(
-      "duplicate_transaction",
-      `receipt ${existing.external_id} of store ${existing.store_id} was already recorded with different content`,
-      { transactionId: existing.id },
-    );
-  }
-  return { ...(existing.result as PurchaseResult), replayed: true };
 }
 
 /** Refunds all or part of a purchase and takes back the points in proportion. */
@@ -478,78 +583,33 @@ export interface BatchItemResult {
 }
 
 /**
- * Records many purchases in one database transaction (one commit), each behind a savepoint so
- * a bad item fails alone. Replays of items already recorded answer as replays.
+ * Records many purchases in one database transaction and a handful of statements; each purchase
+ * succeeds or fails alone. Replays of purchases already recorded answer as replays.
  */
 export async function recordPurchaseBatch(
   ctx: Ctx,
   programId: string,
   items: PurchaseInput[],
 ): Promise<BatchItemResult[]> {
-  return ctx.db.transaction(async (tx) => {
-    await getProgram(tx, programId);
-    await lockBatchMembers(tx, programId, items);
-    const results: BatchItemResult[] = [];
-    for (const [index, item] of items.entries()) {
-      await sql`savepoint batch_item`.execute(tx);
-      try {
-        const result = await recordPurchase(tx, ctx, programId, item);
-        await sql`release savepoint batch_item`.execute(tx);
-        results.push({ index, status: result.replayed ? "replayed" : "created", result });
-      } catch (error) {
-        await sql`rollback to savepoint batch_item`.execute(tx);
-        if (!(error instanceof DomainError)) throw error;
-        results.push({
+  const outcomes = await ctx.db.transaction((tx) =>
+    recordPurchases(tx, ctx.clock.now(), programId, items),
+  );
+  return outcomes.map((outcome, index) =>
+    outcome instanceof DomainError
+      ? {
           index,
-          status: "failed",
+          status: "failed" as const,
           error: {
-            code: error.code,
-            message: error.message,
-            ...(error.details && { details: error.details }),
+            code: outcome.code,
+            message: outcome.message,
+            ...(outcome.details && { details: outcome.details }),
           },
-        });
-      }
-    }
-    return results;
-  });
-}
-
-/**
- * Locks every member a batch names, in id order, before the first item: items then lock in
- * whatever order they come, and two batches sharing members cannot deadlock.
- */
-async function lockBatchMembers(tx: Tx, programId: string, items: PurchaseInput[]): Promise<void> {
-  const ids: string[] = [];
-  const phones: string[] = [];
-  const cards: string[] = [];
-  for (const item of items) {
-    if (item.member?.id) ids.push(item.member.id);
-    if (item.member?.card) cards.push(item.member.card.replace(/[\s-]/g, ""));
-    if (item.member?.phone) {
-      try {
-        phones.push(normalizePhone(item.member.phone));
-      } catch {
-        // A bad phone fails its own item later; it locks nothing.
-      }
-    }
-  }
-  if (ids.length + phones.length + cards.length === 0) return;
-  const members = await tx
-    .selectFrom("members")
-    .select("id")
-    .where("program_id", "=", programId)
-    .where((eb) =>
-      eb.or([
-        ...(ids.length > 0 ? [eb("id", "in", ids)] : []),
-        ...(phones.length > 0 ? [eb("phone_e164", "in", phones)] : []),
-        ...(cards.length > 0 ? [eb("card_number", "in", cards)] : []),
-      ]),
-    )
-    .execute();
-  await lockBalances(
-    tx,
-    programId,
-    members.map((member) => member.id),
+        }
+      : {
+          index,
+          status: outcome.replayed ? ("replayed" as const) : ("created" as const),
+          result: outcome,
+        },
   );
 }
 
