@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import type { WriteBatch } from "../../db/batch.ts";
 import type { Tx } from "../../db/client.ts";
 import type { MemberBalancesTable } from "../../db/schema.ts";
