@@ -440,13 +440,6 @@ async function lockMember(tx: Tx, programId: string, memberId: string): Promise<
   return row;
 }
 
-export function assertActive(member: Pick<MembersTable, "id" | "status">): void {
-  if (member.status !== "active") {
-    throw new DomainError("member_blocked", `member ${member.id} is blocked`, {
-      memberId: member.id,
-    });
-  }
-}
 
 export function toView(row: MembersTable): MemberView {
   const consents = (
