@@ -151,6 +151,8 @@ export interface TransactionsTable {
   refunded_minor: Generated<number>;
   points_earned: Generated<number>;
   points_reversed: Generated<number>;
+  /** Points of the purchase's expired lot that refunds moved back from program:expired. */
+  points_expired_reversed: Generated<number>;
   request_hash: string;
   result: unknown;
   created_at: Date;
@@ -177,6 +179,7 @@ export interface RefundsTable {
   amount_minor: number;
   points_reversed: number;
   points_forfeited: Generated<number>;
+  points_already_expired: Generated<number>;
   request_hash: string;
   result: unknown;
   created_at: Date;

@@ -903,4 +903,130 @@ describe("ledger flows over HTTP", () => {
       await expectLedgerOk(p);
     });
   });
+
+  describe("refunds after expiry", () => {
+    const expiringMonthly = {
+      returnsWindowDays: 0,
+      refundPolicy: "allow_negative",
+      expiry: { policy: "months_after_earn", months: 1 },
+    };
+
+    async function summary(programId: string) {
+      const response = await api.call("GET", `${base(programId)}/ledger/summary`);
+      expect(response.status).toBe(200);
+      return response.body;
+    }
+
+    it("takes nothing more from the member for points that already expired, over partial refunds", async () => {
+      const p = await api.program(expiringMonthly);
+      const m = await api.member(p);
+      expect((await buy(p, "T-1", m, "250000")).pointsEarned).toBe(25);
+      // Points that never expire: a refund must not take the expired points again from these.
+      await adjust(p, m, 10, { expiresAt: null });
+      api.clock.advance(40 * dayMs);
+      await runJobsOnce(api.ctx);
+      expect(await balance(p, m)).toEqual({ pending: 0, available: 10, held: 0, earnedTotal: 25 });
+      expect(await summary(p)).toMatchObject({ issued: 25, expired: 25, adjusted: 10 });
+
+      const first = await refund(p, "F-1", { amount: "100000" });
+      expect(first.status).toBe(201);
+      expect(first.body).toMatchObject({
+        pointsReversed: 0,
+        pointsForfeited: 0,
+        pointsAlreadyExpired: 10,
+        balance: { available: 10 },
+      });
+      const rest = await refund(p, "F-2", { amount: "150000" });
+      expect(rest.body).toMatchObject({
+        pointsReversed: 0,
+        pointsForfeited: 0,
+        pointsAlreadyExpired: 15,
+        balance: { available: 10 },
+      });
+      // A replay answers the first result and writes nothing.
+      const replay = await expectNothingWritten(api, () => refund(p, "F-1", { amount: "100000" }));
+      expect(replay.body).toMatchObject({ replayed: true, pointsAlreadyExpired: 10 });
+
+      expect(await balance(p, m)).toEqual({ pending: 0, available: 10, held: 0, earnedTotal: 0 });
+      expect(await summary(p)).toEqual({
+        issued: 0,
+        redeemed: 0,
+        expired: 0,
+        adjusted: 10,
+        outstanding: { pending: 0, available: 10, held: 0 },
+      });
+      expect((await lots(m)).map((lot) => [lot.state, lot.remaining])).toEqual([
+        ["expired", 0],
+        ["available", 10],
+      ]);
+      // The reversals of expired points touch no member account, so the history shows none.
+      expect((await history(p, m)).map((entry) => entry.kind)).toEqual([
+        "expire",
+        "adjust",
+        "earn",
+      ]);
+      const view = await api.call("GET", `${base(p)}/transactions`);
+      expect((view.body.data as Json[])[0]).toMatchObject({
+        refunded: "250000.00",
+        pointsReversed: 25,
+      });
+      await expectLedgerOk(p);
+    });
+
+    it("part spent, part expired: the spent part comes from other lots, the expired part once", async () => {
+      const p = await api.program(expiringMonthly);
+      const m = await api.member(p);
+      await buy(p, "T-1", m, "250000");
+      await adjust(p, m, 20, { expiresAt: null });
+      // Spends the purchase's lot first (it expires first): 15 of its 25 points are left to expire.
+      expect((await redeem(p, m, 10)).status).toBe(201);
+      api.clock.advance(40 * dayMs);
+      await runJobsOnce(api.ctx);
+      expect(await balance(p, m)).toMatchObject({ available: 20 });
+      expect(await summary(p)).toMatchObject({ issued: 25, redeemed: 10, expired: 15 });
+
+      // 20 points to reverse: 15 expired (nothing taken), then 5 from the other lot.
+      const first = await refund(p, "F-1", { amount: "200000" });
+      expect(first.body).toMatchObject({
+        pointsReversed: 5,
+        pointsForfeited: 0,
+        pointsAlreadyExpired: 15,
+        balance: { available: 15 },
+      });
+      // The expired part is used up: the last 5 points come from the other lot.
+      const rest = await refund(p, "F-2", { amount: "50000" });
+      expect(rest.body).toMatchObject({
+        pointsReversed: 5,
+        pointsForfeited: 0,
+        pointsAlreadyExpired: 0,
+        balance: { available: 10 },
+      });
+      expect(await balance(p, m)).toEqual({ pending: 0, available: 10, held: 0, earnedTotal: 0 });
+      expect(await summary(p)).toEqual({
+        issued: 0,
+        redeemed: 10,
+        expired: 0,
+        adjusted: 20,
+        outstanding: { pending: 0, available: 10, held: 0 },
+      });
+      await expectLedgerOk(p);
+
+      // Without other lots, the spent part becomes debt and the expired part still costs nothing.
+      const q = await api.program(expiringMonthly);
+      const n = await api.member(q);
+      await buy(q, "T-1", n, "250000");
+      expect((await redeem(q, n, 10)).status).toBe(201);
+      api.clock.advance(40 * dayMs);
+      await runJobsOnce(api.ctx);
+      const full = await refund(q, "F-1", { amount: "250000" });
+      expect(full.body).toMatchObject({
+        pointsReversed: 10,
+        pointsForfeited: 0,
+        pointsAlreadyExpired: 15,
+        balance: { available: -10 },
+      });
+      expect(await summary(q)).toMatchObject({ issued: 0, redeemed: 10, expired: 0 });
+      await expectLedgerOk(q);
+    });
+  });
 });

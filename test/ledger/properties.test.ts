@@ -8,6 +8,7 @@ import { fromMinor } from "../../src/lib/money.ts";
 import {
   adjust,
   createHold,
+  programAccounts,
   redeem,
   settleHold,
   transfer,
@@ -54,12 +55,16 @@ interface ModelLot {
   remaining: number;
   availableAtMs: number;
   expiresAtMs: number | null;
+  /** Points that expired from this lot, over all its expiries. */
+  expired: number;
 }
 
 interface ModelMember {
   id: string;
   lots: ModelLot[];
   debt: number;
+  /** Lifetime points earned, net of refunds (the balance's earned_total). */
+  earned: number;
 }
 
 interface ModelHold {
@@ -79,6 +84,8 @@ interface ModelPurchase {
   pointsEarned: number;
   refundedMinor: number;
   pointsReversed: number;
+  /** Points refunds took from the lot's expired part, which never exceeds what expired. */
+  expiredReversed: number;
   lot: ModelLot | null;
 }
 
@@ -93,6 +100,8 @@ interface Run {
   holds: ModelHold[];
   purchases: ModelPurchase[];
   refunds: ModelRefund[];
+  /** The program's issued points (-program:issued): earns less refunds. */
+  issued: number;
   nextSeq: number;
   nextReceipt: number;
 }
@@ -268,8 +277,8 @@ function resolve(amount: Amount, member: ModelMember): number {
   return Math.max(1, Math.ceil((available(member) * amount.percent) / 100));
 }
 
-function newLot(run: Run, member: ModelMember, lot: Omit<ModelLot, "seq">): ModelLot {
-  const created = { ...lot, seq: run.nextSeq++ };
+function newLot(run: Run, member: ModelMember, lot: Omit<ModelLot, "seq" | "expired">): ModelLot {
+  const created = { ...lot, seq: run.nextSeq++, expired: 0 };
   member.lots.push(created);
   return created;
 }
@@ -347,6 +356,7 @@ function modelJobs(run: Run, nowMs: number): void {
   for (const { lot } of lots) {
     if (lot.state !== "available" || lot.remaining === 0) continue;
     if (lot.expiresAtMs === null || lot.expiresAtMs > nowMs) continue;
+    lot.expired += lot.remaining;
     lot.remaining = 0;
     lot.state = "expired";
   }
@@ -412,6 +422,17 @@ async function checkInvariants(
       ${inProgram("program_id")}`.execute(db);
   expect(badLots.rows, `${label}: lots out of range`).toEqual([]);
 
+  // Points that expired and were later refunded went back from program:expired to issued.
+  const expired =
+    run.members.flatMap((member) => member.lots).reduce((sum, lot) => sum + lot.expired, 0) -
+    run.purchases.reduce((sum, purchase) => sum + purchase.expiredReversed, 0);
+  const accounts = await programAccounts(db, run.program.id);
+  expect(
+    // `|| 0`: the sums come back as -0 when there are none, which toEqual tells from 0.
+    { issued: accounts.issued || 0, expired: accounts.expired || 0 },
+    `${label}: program totals`,
+  ).toEqual({ issued: run.issued, expired });
+
   const memberIds = run.members.map((member) => member.id);
   const balances = await db
     .selectFrom("member_balances")
@@ -446,6 +467,7 @@ async function checkInvariants(
       available: available(member),
       held: held(run, member),
       debt: member.debt,
+      earned: member.earned,
     };
     const actual = {
       total: balance.pending + balance.available + balance.held,
@@ -453,6 +475,7 @@ async function checkInvariants(
       available: balance.available,
       held: balance.held,
       debt: balance.debt,
+      earned: balance.earned_total,
     };
     expect(actual, `${label}: member ${index} balance`).toEqual(expected);
 
@@ -538,8 +561,11 @@ async function applyStep(
         pointsEarned: step.points,
         refundedMinor: 0,
         pointsReversed: 0,
+        expiredReversed: 0,
         lot: null,
       };
+      member.earned += step.points;
+      run.issued += step.points;
       if (step.points > 0) {
         const availableAtMs = occurredAtMs + program.returns_window_days * dayMs;
         const expiresAtMs = expiryFor(program, new Date(occurredAtMs))?.getTime() ?? null;
@@ -686,6 +712,7 @@ async function applyStep(
       const member = purchase.member;
       let reversed = 0;
       let forfeited = 0;
+      let alreadyExpired = 0;
       const lot = purchase.lot;
       if (points > 0 && lot) {
         if (lot.state === "pending") {
@@ -694,22 +721,34 @@ async function applyStep(
           if (reversed === lot.remaining) lot.state = "reversed";
           lot.remaining -= reversed;
         } else {
+          // The lot's own points, then its expired part (counted once over all refunds of the
+          // purchase), then other lots, then the refund policy.
           const fromLot = lot.state === "available" ? Math.min(points, lot.remaining) : 0;
           lot.remaining -= fromLot;
-          const others = consume(member, points - fromLot, lot);
-          const short = points - fromLot - others.reduce((sum, a) => sum + a.points, 0);
+          alreadyExpired = Math.min(points - fromLot, lot.expired - purchase.expiredReversed);
+          purchase.expiredReversed += alreadyExpired;
+          if (alreadyExpired > 0) count("refund of expired points");
+          const others = consume(member, points - fromLot - alreadyExpired, lot);
+          const short =
+            points - fromLot - alreadyExpired - others.reduce((sum, a) => sum + a.points, 0);
           const debt = program.refund_policy === "allow_negative" ? short : 0;
           member.debt += debt;
           if (debt > 0) count("refund into debt");
           if (short > debt) count("refund forfeited points");
           forfeited = short - debt;
-          reversed = points - forfeited;
+          reversed = points - alreadyExpired - forfeited;
         }
       }
+      member.earned -= reversed + alreadyExpired;
+      run.issued -= reversed + alreadyExpired;
       expect(
-        { reversed: result.pointsReversed, forfeited: result.pointsForfeited },
+        {
+          reversed: result.pointsReversed,
+          forfeited: result.pointsForfeited,
+          alreadyExpired: result.pointsAlreadyExpired,
+        },
         `${label}: refund`,
-      ).toEqual({ reversed, forfeited });
+      ).toEqual({ reversed, forfeited, alreadyExpired });
       purchase.refundedMinor = refundedAfter;
       purchase.pointsReversed = target;
       run.refunds.push({ id: result.refundId, input });
@@ -837,7 +876,7 @@ async function runScenario(
       const view = await ctx.db.transaction((tx) =>
         enrolMember(tx, clock.now(), program.id, enrol),
       );
-      members.push({ id: view.id, lots: [], debt: 0 });
+      members.push({ id: view.id, lots: [], debt: 0, earned: 0 });
     }
     const run: Run = {
       program,
@@ -845,6 +884,7 @@ async function runScenario(
       holds: [],
       purchases: [],
       refunds: [],
+      issued: 0,
       nextSeq: 0,
       nextReceipt: 1,
     };
@@ -961,6 +1001,37 @@ describe("ledger properties", () => {
     expect(balances).toEqual([
       { pending: 0, available: 0, held: 0, debt: 0 },
       { pending: 0, available: 0, held: 0, debt: 0 },
+    ]);
+  });
+
+  it("refunds a purchase's expired points once, even when a hold handed some back", async () => {
+    const run = await runScenario(
+      testContext,
+      {
+        returnsWindowDays: 0,
+        refundPolicy: "allow_negative",
+        expiry: { policy: "months_after_earn", months: 1 },
+      },
+      [
+        { op: "purchase", member: 0, points: 100, extraMinor: 0, ageMinutes: 0 },
+        { op: "redeem", member: 0, amount: { points: 30 } },
+        { op: "hold", member: 0, amount: { points: 20 }, ttlSeconds: 3_600 },
+        // The lot expires with 50 points; the hold expires in the same run and hands its 20 back.
+        { op: "advance", ms: 45 * dayMs },
+        { op: "purchase", member: 0, points: 40, extraMinor: 0, ageMinutes: 0 },
+        // 50 points: the 20 back in the lot, then 30 of the 50 expired.
+        { op: "refund", pick: 0, kind: "part", percent: 50 },
+        // 50 more: the last 20 expired, then 30 from the new purchase's lot.
+        { op: "refund", pick: 0, kind: "rest", percent: 1 },
+      ],
+    );
+    const [refunded] = run.purchases;
+    expect(refunded).toMatchObject({ pointsReversed: 100, expiredReversed: 50 });
+    // After the drain: the first lot was emptied by the refund before it could expire again; the
+    // second kept 10 points, which expired.
+    expect(run.members[0]?.lots.map((lot) => [lot.state, lot.remaining, lot.expired])).toEqual([
+      ["available", 0, 50],
+      ["expired", 0, 10],
     ]);
   });
 });

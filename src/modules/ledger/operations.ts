@@ -219,10 +219,13 @@ export async function earnForPurchase(
 }
 
 /**
- * Takes back points earned by a purchase after a refund. Points still pending come off the
- * pending lot; points already spent come from other lots, then by the program's refund policy:
- * the balance goes negative (a debt paid from future earns) or the rest is forfeited.
- * Adds its writes to the caller's batch.
+ * Takes back points earned by a purchase after a refund, in this order: what is left of the
+ * purchase's own lot (pending or available); then the part of that lot that already expired,
+ * which left the member at expiry and moves from program:expired back to program:issued; then the
+ * member's other available lots, earliest expiry first; what is still missing follows the
+ * program's refund policy: the balance goes negative (a debt paid from future earns) or the rest
+ * is forfeited. `expiredReversed` is what earlier refunds of the purchase already took from the
+ * expired part, so it is counted once. Adds its writes to the caller's batch.
  */
 export async function reverseEarn(
   batch: WriteBatch,
@@ -232,13 +235,14 @@ export async function reverseEarn(
     transactionId: string;
     refundId: string;
     points: number;
+    expiredReversed: number;
     at: Date;
   },
-): Promise<{ reversed: number; forfeited: number; balance: BalanceRow }> {
+): Promise<{ reversed: number; alreadyExpired: number; forfeited: number; balance: BalanceRow }> {
   const { program, memberId, points, at } = input;
   const { tx } = batch;
   const balance = await lockBalance(tx, program.id, memberId);
-  if (points === 0) return { reversed: 0, forfeited: 0, balance };
+  if (points === 0) return { reversed: 0, alreadyExpired: 0, forfeited: 0, balance };
   const lot = await tx
     .selectFrom("point_lots")
     .selectAll()
@@ -273,36 +277,75 @@ export async function reverseEarn(
       points: -take,
       ...(take === lot.points_remaining && { state: "reversed" as const }),
     });
-    await emitReversed(batch, program.id, memberId, input, take, 0, at);
-    return { reversed: take, forfeited: points - take, balance: balanceAfter(balance, entry) };
+    await emitReversed(batch, program.id, memberId, input, take, 0, 0, at);
+    return {
+      reversed: take,
+      alreadyExpired: 0,
+      forfeited: points - take,
+      balance: balanceAfter(balance, entry),
+    };
   }
 
   const fromLot = lot.state === "available" ? Math.min(points, lot.points_remaining) : 0;
-  const others = await planConsumption(tx, memberId, points - fromLot, lot.id);
-  const short = points - fromLot - allocated(others);
+  const expiredLeft =
+    points > fromLot ? (await expiredFromLot(tx, lot.id)) - input.expiredReversed : 0;
+  invariant(expiredLeft >= 0, "refunds took more from a lot's expiry than expired");
+  const alreadyExpired = Math.min(points - fromLot, expiredLeft);
+  const others = await planConsumption(tx, memberId, points - fromLot - alreadyExpired, lot.id);
+  const short = points - fromLot - alreadyExpired - allocated(others);
   const debt = program.refund_policy === "allow_negative" ? short : 0;
   const forfeited = short - debt;
-  const reversed = points - forfeited;
+  const reversed = points - alreadyExpired - forfeited;
   invariant(
     balance.available - reversed >= -(balance.debt + debt),
     "reversal leaves balance below its debt",
   );
-  if (reversed === 0) return { reversed: 0, forfeited, balance };
-  const entry: EntryInput = {
-    ...base,
-    postings: [
-      { account: "member:available", memberId, points: -reversed },
-      { account: "program:issued", points: reversed },
-    ],
-    debtDelta: { memberId, points: debt },
-    earnedDelta: { memberId, points: -reversed },
-  };
-  const entryId = postEntry(batch, entry);
-  if (fromLot > 0)
-    moveLot(batch, { programId: program.id, entryId, lotId: lot.id, points: -fromLot });
-  consumeLots(batch, program.id, entryId, others);
-  await emitReversed(batch, program.id, memberId, input, reversed, forfeited, at);
-  return { reversed, forfeited, balance: balanceAfter(balance, entry) };
+  const entries: EntryInput[] = [];
+  if (reversed > 0) {
+    const entry: EntryInput = {
+      ...base,
+      postings: [
+        { account: "member:available", memberId, points: -reversed },
+        { account: "program:issued", points: reversed },
+      ],
+      debtDelta: { memberId, points: debt },
+      earnedDelta: { memberId, points: -reversed },
+    };
+    entries.push(entry);
+    const entryId = postEntry(batch, entry);
+    if (fromLot > 0)
+      moveLot(batch, { programId: program.id, entryId, lotId: lot.id, points: -fromLot });
+    consumeLots(batch, program.id, entryId, others);
+  }
+  if (alreadyExpired > 0) {
+    // Already gone from the member: only the program's totals change, no lot moves.
+    const entry: EntryInput = {
+      ...base,
+      postings: [
+        { account: "program:expired", points: -alreadyExpired },
+        { account: "program:issued", points: alreadyExpired },
+      ],
+      earnedDelta: { memberId, points: -alreadyExpired },
+    };
+    entries.push(entry);
+    postEntry(batch, entry);
+  }
+  if (entries.length > 0) {
+    await emitReversed(batch, program.id, memberId, input, reversed, forfeited, alreadyExpired, at);
+  }
+  return { reversed, alreadyExpired, forfeited, balance: balanceAfter(balance, ...entries) };
+}
+
+/** Points that expired from a lot, over all its expiries (a hold may hand some back first). */
+async function expiredFromLot(tx: Tx, lotId: string): Promise<number> {
+  const row = await tx
+    .selectFrom("lot_movements as m")
+    .innerJoin("journal_entries as e", "e.id", "m.entry_id")
+    .select(sql<number | string>`coalesce(-sum(m.points), 0)`.as("points"))
+    .where("m.lot_id", "=", lotId)
+    .where("e.kind", "=", "expire")
+    .executeTakeFirstOrThrow();
+  return Number(row.points);
 }
 
 async function emitReversed(
@@ -312,6 +355,7 @@ async function emitReversed(
   input: { transactionId: string; refundId: string },
   points: number,
   forfeited: number,
+  alreadyExpired: number,
   at: Date,
 ) {
   await emit(batch, {
@@ -321,6 +365,7 @@ async function emitReversed(
       memberId,
       points,
       forfeited,
+      alreadyExpired,
       transactionId: input.transactionId,
       refundId: input.refundId,
     },

@@ -126,8 +126,12 @@ export const refundResultSchema = z.object({
   storeId: z.string(),
   amount: z.string(),
   currency: z.string(),
-  pointsReversed: z.number().int(),
+  pointsReversed: z.number().int().describe("Points taken from the member"),
   pointsForfeited: z.number().int(),
+  pointsAlreadyExpired: z
+    .number()
+    .int()
+    .describe("Points of the purchase that had already expired: nothing more taken for them"),
   refundedTotal: z.string(),
   balance: balanceSchema.nullable(),
   replayed: z.boolean(),
@@ -447,7 +451,14 @@ export async function recordRefund(
         },
       );
     }
-    return { ...(existing.result as RefundResult), replayed: true };
+    // Refunds stored before pointsAlreadyExpired existed answer it from their column (0).
+    const stored = existing.result as Omit<RefundResult, "pointsAlreadyExpired"> &
+      Partial<Pick<RefundResult, "pointsAlreadyExpired">>;
+    return {
+      ...stored,
+      pointsAlreadyExpired: stored.pointsAlreadyExpired ?? existing.points_already_expired,
+      replayed: true,
+    };
   }
 
   let amountMinor: number;
@@ -509,9 +520,11 @@ export async function recordRefund(
         transactionId: original.id,
         refundId,
         points,
+        expiredReversed: original.points_expired_reversed,
         at: now,
       })
     : null;
+  const alreadyExpired = reversal?.alreadyExpired ?? 0;
   for (const update of lineUpdates) {
     batch.add(
       tx
@@ -524,7 +537,11 @@ export async function recordRefund(
   batch.add(
     tx
       .updateTable("transactions")
-      .set({ refunded_minor: refundedAfter, points_reversed: reversedTarget })
+      .set({
+        refunded_minor: refundedAfter,
+        points_reversed: reversedTarget,
+        points_expired_reversed: original.points_expired_reversed + alreadyExpired,
+      })
       .where("id", "=", original.id),
   );
   const result: RefundResult = {
@@ -536,6 +553,7 @@ export async function recordRefund(
     currency: program.currency,
     pointsReversed: reversal?.reversed ?? 0,
     pointsForfeited: reversal?.forfeited ?? 0,
+    pointsAlreadyExpired: alreadyExpired,
     refundedTotal: fromMinor(refundedAfter, program.currency),
     balance: reversal && {
       pending: reversal.balance.pending,
@@ -554,6 +572,7 @@ export async function recordRefund(
       amount_minor: amountMinor,
       points_reversed: result.pointsReversed,
       points_forfeited: result.pointsForfeited,
+      points_already_expired: alreadyExpired,
       request_hash: requestHash,
       result: JSON.stringify(result),
       created_at: now,
@@ -568,6 +587,7 @@ export async function recordRefund(
       memberId: original.member_id,
       amountMinor,
       pointsReversed: result.pointsReversed,
+      pointsAlreadyExpired: alreadyExpired,
     },
     at: now,
   });
