@@ -6,7 +6,8 @@
  * Everything is planned in memory first from a seeded PRNG, in times relative to the last
  * midnight in Jakarta, so the same seed gives the same members, receipts and totals whatever day
  * it runs (only the dates move). The plan is then replayed in chronological order under a
- * simulated clock, with the scheduled jobs run once per simulated night.
+ * simulated clock: enrolments, refunds and redemptions at their own time, receipts in one batch
+ * per till sync at the end of each hour, and the scheduled jobs once per simulated night.
  */
 import { sql } from "kysely";
 import type { Ctx } from "../context.ts";
@@ -26,9 +27,10 @@ import {
 } from "../modules/members/index.ts";
 import { createProgram, programCreateSchema } from "../modules/programs/index.ts";
 import {
+  batchSizeMax,
   type PurchaseInput,
   purchaseSchema,
-  recordPurchase,
+  recordPurchaseBatch,
   recordRefund,
   refundSchema,
 } from "../modules/purchases/index.ts";
@@ -38,13 +40,13 @@ export const demoProgramName = "Setia Demo Mart";
 /** Thirteen months, so the first month's unspent points have expired as in a real program. */
 const historyDays = 396;
 const dayMs = 86_400_000;
+const hourMs = 3_600_000;
 const minuteMs = 60_000;
 /** Asia/Jakarta has no daylight saving time: UTC+7 all year. */
 const jakartaOffsetMs = 7 * 3_600_000;
 /** The simulated scheduler runs at 02:00 every night, before the stores open. */
 const jobsMinuteOfDay = 2 * 60;
-/** Events per database transaction. */
-const batchSizeMax = 500;
+
 const anonymousPerMemberPurchase = 0.3;
 const refundProbability = 0.03;
 
@@ -1071,23 +1073,19 @@ interface Enrolled {
   cardNumber: string;
 }
 
+/** Writes an enrolment, a refund or a redemption at its own time. */
 async function writeEvent(
   tx: Tx,
   clockCtx: Pick<Ctx, "clock">,
   programId: string,
-  event: PlannedEvent,
+  event: Exclude<PlannedEvent, PlannedPurchase>,
   at: Date,
-  plan: DemoPlan,
   enrolled: Map<number, Enrolled>,
 ): Promise<void> {
   switch (event.kind) {
     case "enrol": {
       const member = await enrolMember(tx, at, programId, event.member.input);
       enrolled.set(event.member.index, { id: member.id, cardNumber: member.cardNumber });
-      return;
-    }
-    case "purchase": {
-      await recordPurchase(tx, clockCtx, programId, purchaseInput(event, at, plan, enrolled));
       return;
     }
     case "refund": {
@@ -1127,7 +1125,7 @@ async function writeEvent(
 
 function purchaseInput(
   purchase: PlannedPurchase,
-  occurredAt: Date,
+  anchorMs: number,
   plan: DemoPlan,
   enrolled: Map<number, Enrolled>,
 ): PurchaseInput {
@@ -1148,7 +1146,7 @@ function purchaseInput(
     externalId: purchase.externalId,
     storeId: purchase.store.id,
     channel: purchase.store.channel,
-    occurredAt: occurredAt.toISOString(),
+    occurredAt: new Date(anchorMs + purchase.atMs).toISOString(),
     currency: "IDR",
     total: fromMinor(purchase.totalMinor, "IDR"),
     ...(member && { member }),
@@ -1210,34 +1208,49 @@ export async function seedDemo(ctx: Ctx, options: DemoOptions): Promise<DemoSumm
   const pos = await createApiKey(simulated, program.id, { name: "demo till", role: "pos" });
 
   const enrolled = new Map<number, Enrolled>();
-  let dayStart = 0;
+  let next = 0;
   let purchasesWritten = 0;
   for (let daysAgo = historyDays; daysAgo >= 1; daysAgo--) {
     clock.set(new Date(anchorMs + relativeMs(daysAgo, jobsMinuteOfDay)));
     await runJobsOnce(simulated);
     const dayEndMs = relativeMs(daysAgo - 1, 0);
-    let dayEnd = dayStart;
-    while ((plan.events[dayEnd]?.atMs ?? dayEndMs) < dayEndMs) dayEnd++;
-    for (let batchStart = dayStart; batchStart < dayEnd; batchStart += batchSizeMax) {
-      const batch = plan.events.slice(batchStart, Math.min(batchStart + batchSizeMax, dayEnd));
-      await ctx.db.transaction(async (tx) => {
-        for (const event of batch) {
-          const at = new Date(anchorMs + event.atMs);
-          // The till sends the receipt a couple of seconds after printing it.
-          clock.set(new Date(at.getTime() + 2000));
-          await writeEvent(tx, simulated, program.id, event, at, plan, enrolled);
-        }
-      });
-      purchasesWritten += batch.filter((event) => event.kind === "purchase").length;
+    while (next < plan.events.length && (plan.events[next]?.atMs ?? 0) < dayEndMs) {
+      // Tills sync their receipts at the end of each hour; everything else happens at its time.
+      const syncMs = (Math.floor((plan.events[next]?.atMs ?? 0) / hourMs) + 1) * hourMs;
+      const others: Exclude<PlannedEvent, PlannedPurchase>[] = [];
+      const purchases: PlannedPurchase[] = [];
+      for (; next < plan.events.length && (plan.events[next]?.atMs ?? 0) < syncMs; next++) {
+        const event = plan.events[next] as PlannedEvent;
+        if (event.kind === "purchase") purchases.push(event);
+        else others.push(event);
+      }
+      if (others.length > 0) {
+        await ctx.db.transaction(async (tx) => {
+          for (const event of others) {
+            const at = new Date(anchorMs + event.atMs);
+            clock.set(at);
+            await writeEvent(tx, simulated, program.id, event, at, enrolled);
+          }
+        });
+      }
+      clock.set(new Date(anchorMs + syncMs));
+      for (let start = 0; start < purchases.length; start += batchSizeMax) {
+        const inputs = purchases
+          .slice(start, start + batchSizeMax)
+          .map((purchase) => purchaseInput(purchase, anchorMs, plan, enrolled));
+        const results = await recordPurchaseBatch(simulated, program.id, inputs);
+        const refused = results.find((result) => result.status !== "created");
+        if (refused) throw new Error(`demo purchase refused: ${JSON.stringify(refused)}`);
+      }
+      purchasesWritten += purchases.length;
     }
-    dayStart = dayEnd;
     options.onProgress?.({
       day: historyDays - daysAgo + 1,
       days: historyDays,
       purchases: purchasesWritten,
     });
   }
-  invariant(dayStart === plan.events.length, "every planned event falls on a simulated day");
+  invariant(next === plan.events.length, "every planned event falls on a simulated day");
   // Back on the real clock: release what has become available since and expire old lots.
   await runJobsOnce(ctx);
   return summarize(ctx, program.id, {

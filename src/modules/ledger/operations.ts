@@ -81,8 +81,15 @@ function assertPoints(points: number, field = "points"): void {
   }
 }
 
-function assertCovered(allocations: Allocation[], points: number): void {
+/**
+ * Plans spending `points` of a locked balance: refused when the balance is short, and an
+ * invariant that the lots hold what the balance says.
+ */
+async function planSpend(tx: Tx, balance: BalanceRow, points: number): Promise<Allocation[]> {
+  assertSpendable(balance, points);
+  const allocations = await planConsumption(tx, balance.memberId, points);
   invariant(allocated(allocations) === points, "available lots do not cover the available balance");
+  return allocations;
 }
 
 /**
@@ -475,9 +482,7 @@ export async function redeem(
   const { programId, memberId, points, at } = input;
   assertPoints(points);
   const balance = await lockActive(tx, programId, memberId);
-  assertSpendable(balance, points);
-  const allocations = await planConsumption(tx, memberId, points);
-  assertCovered(allocations, points);
+  const allocations = await planSpend(tx, balance, points);
   const batch = new WriteBatch(tx);
   const entry: EntryInput = {
     programId,
@@ -520,11 +525,7 @@ export async function adjust(
   const batch = new WriteBatch(tx);
   const credit = points > 0;
   const repay = credit ? Math.min(balance.debt, points) : 0;
-  const allocations = credit ? [] : await planConsumption(tx, memberId, -points);
-  if (!credit) {
-    assertSpendable(balance, -points);
-    assertCovered(allocations, -points);
-  }
+  const allocations = credit ? [] : await planSpend(tx, balance, -points);
   const entry: EntryInput = {
     programId: program.id,
     kind: "adjust",
@@ -593,9 +594,7 @@ export async function transfer(
   const to = locked.get(toMemberId);
   if (!from) throw notFound("member_not_found", fromMemberId);
   if (!to) throw notFound("member_not_found", toMemberId);
-  assertSpendable(from, points);
-  const allocations = await planConsumption(tx, fromMemberId, points);
-  assertCovered(allocations, points);
+  const allocations = await planSpend(tx, from, points);
   const repay = Math.min(to.debt, points);
   const batch = new WriteBatch(tx);
   const entry: EntryInput = {
@@ -672,9 +671,7 @@ export async function createHold(
   const { program, memberId, points, at } = input;
   assertPoints(points);
   const balance = await lockActive(tx, program.id, memberId);
-  assertSpendable(balance, points);
-  const allocations = await planConsumption(tx, memberId, points);
-  assertCovered(allocations, points);
+  const allocations = await planSpend(tx, balance, points);
   const holdId = newId("hold");
   const batch = new WriteBatch(tx);
   const entryId = postEntry(batch, {

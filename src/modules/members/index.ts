@@ -440,7 +440,6 @@ async function lockMember(tx: Tx, programId: string, memberId: string): Promise<
   return row;
 }
 
-
 export function toView(row: MembersTable): MemberView {
   const consents = (
     typeof row.consents === "string" ? JSON.parse(row.consents) : row.consents
