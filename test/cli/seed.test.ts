@@ -6,8 +6,8 @@ import type { Ctx } from "../../src/context.ts";
 import { verifyLedger } from "../../src/modules/ledger/index.ts";
 import { createTestContext, type TestContext } from "../harness.ts";
 
-const members = 40;
-const seedTimeoutMs = 300_000;
+const members = 60;
+const seedTimeoutMs = 180_000;
 
 /**
  * What the demo is made of, without ids or dates: ids are random ULIDs and dates follow the
