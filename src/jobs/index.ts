@@ -1,6 +1,13 @@
 import type { Ctx } from "../context.ts";
+import type { Tx } from "../db/client.ts";
 import { purgeIdempotencyKeys } from "../modules/idempotency/index.ts";
-import { expireLot, lockBalance, releaseLot, settleHold } from "../modules/ledger/index.ts";
+import {
+  expireLots,
+  type LotsDone,
+  lockBalance,
+  releaseLots,
+  settleHold,
+} from "../modules/ledger/index.ts";
 
 /** Rows handled per database transaction: bounded so one run never holds locks for long. */
 export const jobBatchSizeMax = 200;
@@ -25,41 +32,42 @@ export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
     holdsExpired: 0,
     idempotencyKeysPurged: 0,
   };
-  await drain(ctx, dueLots(ctx, "release"), async (tx, id, at) => {
-    const points = await releaseLot(tx, id, at);
-    if (points > 0) {
-      report.released.lots++;
-      report.released.points += points;
-    }
+  const add = (total: LotsDone, done: LotsDone) => {
+    total.lots += done.lots;
+    total.points += done.points;
+  };
+  await drain(ctx, dueLots(ctx, "release"), async (tx, ids, at) => {
+    add(report.released, await releaseLots(tx, ids, at));
   });
-  await drain(ctx, dueLots(ctx, "expire"), async (tx, id, at) => {
-    const points = await expireLot(tx, id, at);
-    if (points > 0) {
-      report.expired.lots++;
-      report.expired.points += points;
-    }
+  await drain(ctx, dueLots(ctx, "expire"), async (tx, ids, at) => {
+    add(report.expired, await expireLots(tx, ids, at));
   });
-  await drain(ctx, dueHolds(ctx), async (tx, id, at) => {
-    const [programId, holdId] = id.split(" ") as [string, string];
-    // Re-read under the member's lock: since the scan a till may have confirmed or cancelled the
-    // hold, or another runner expired it. Then there is nothing to do, and nothing to count.
-    const found = await tx
-      .selectFrom("holds")
-      .select("member_id")
-      .where("id", "=", holdId)
-      .executeTakeFirstOrThrow();
-    await lockBalance(tx, programId, found.member_id);
-    const current = await tx
-      .selectFrom("holds")
-      .select("state")
-      .where("id", "=", holdId)
-      .executeTakeFirstOrThrow();
-    if (current.state !== "active") return;
-    const hold = await settleHold(tx, { programId, holdId, outcome: "expired", at });
-    if (hold.state === "expired") report.holdsExpired++;
+  await drain(ctx, dueHolds(ctx), async (tx, ids, at) => {
+    for (const id of ids) await expireHold(tx, id, at, report);
   });
   report.idempotencyKeysPurged = await purgeIdempotencyKeys(ctx);
   return report;
+}
+
+/** Expires one hold past its time, unless a till or another runner settled it since the scan. */
+async function expireHold(tx: Tx, id: string, at: Date, report: JobReport): Promise<void> {
+  const [programId, holdId] = id.split(" ") as [string, string];
+  // Re-read under the member's lock: since the scan a till may have confirmed or cancelled the
+  // hold, or another runner expired it. Then there is nothing to do, and nothing to count.
+  const found = await tx
+    .selectFrom("holds")
+    .select("member_id")
+    .where("id", "=", holdId)
+    .executeTakeFirstOrThrow();
+  await lockBalance(tx, programId, found.member_id);
+  const current = await tx
+    .selectFrom("holds")
+    .select("state")
+    .where("id", "=", holdId)
+    .executeTakeFirstOrThrow();
+  if (current.state !== "active") return;
+  const hold = await settleHold(tx, { programId, holdId, outcome: "expired", at });
+  if (hold.state === "expired") report.holdsExpired++;
 }
 
 type Scan = (after: string) => Promise<string[]>;
@@ -67,15 +75,13 @@ type Scan = (after: string) => Promise<string[]>;
 async function drain(
   ctx: Ctx,
   scan: Scan,
-  step: (tx: import("../db/client.ts").Tx, id: string, at: Date) => Promise<void>,
+  step: (tx: Tx, ids: string[], at: Date) => Promise<void>,
 ): Promise<void> {
   let after = "";
   for (;;) {
     const ids = await scan(after);
     if (ids.length === 0) return;
-    await ctx.db.transaction(async (tx) => {
-      for (const id of ids) await step(tx, id, ctx.clock.now());
-    });
+    await ctx.db.transaction((tx) => step(tx, ids, ctx.clock.now()));
     after = ids[ids.length - 1] ?? after;
   }
 }

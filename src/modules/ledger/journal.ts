@@ -167,20 +167,16 @@ export async function lockBalance(
  */
 export async function lockBalances(
   tx: Tx,
-  programId: string,
+  /** null for system work (jobs) that holds member ids from the database itself. */
+  programId: string | null,
   memberIds: string[],
 ): Promise<Map<string, BalanceRow>> {
   const locked = new Map<string, BalanceRow>();
   const ids = [...new Set(memberIds)];
   if (ids.length === 0) return locked;
-  const rows = await tx
-    .selectFrom("member_balances")
-    .selectAll()
-    .where("member_id", "in", ids)
-    .where("program_id", "=", programId)
-    .orderBy("member_id")
-    .forUpdate()
-    .execute();
+  let query = tx.selectFrom("member_balances").selectAll().where("member_id", "in", ids);
+  if (programId !== null) query = query.where("program_id", "=", programId);
+  const rows = await query.orderBy("member_id").forUpdate().execute();
   for (const row of rows) locked.set(row.member_id, toBalance(row));
   return locked;
 }

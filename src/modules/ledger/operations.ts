@@ -380,92 +380,135 @@ async function emitReversed(
   });
 }
 
-/** Reads a lot, locks its member, then reads the lot again: the second read is the one to trust. */
-async function lockLot(tx: Tx, lotId: string) {
-  const lot = await tx
+/**
+ * Locks the members owning the lots (in id order, one statement), then reads those lots again:
+ * the second read, under the locks, is the one to trust — another runner may have got there first.
+ */
+async function lockLots(tx: Tx, lotIds: string[]) {
+  const owners = await tx
     .selectFrom("point_lots")
-    .select(["program_id", "member_id"])
-    .where("id", "=", lotId)
-    .executeTakeFirst();
-  invariant(lot, `lot ${lotId} missing`);
-  const balance = await lockBalance(tx, lot.program_id, lot.member_id);
-  const current = await tx
+    .select("member_id")
+    .where("id", "in", lotIds)
+    .execute();
+  const balances = await lockBalances(
+    tx,
+    null,
+    owners.map((owner) => owner.member_id),
+  );
+  const lots = await tx
     .selectFrom("point_lots")
     .selectAll()
-    .where("id", "=", lotId)
-    .executeTakeFirstOrThrow();
-  return { balance, lot: current };
+    .where("id", "in", lotIds)
+    .orderBy("id")
+    .execute();
+  return { balances, lots };
 }
 
-/** Moves a pending lot whose returns window has passed to available. */
-export async function releaseLot(tx: Tx, lotId: string, at: Date): Promise<number> {
-  const { balance, lot } = await lockLot(tx, lotId);
-  // Another runner may have released it between the scan and the lock.
-  if (lot.state !== "pending" || lot.available_at > at) return 0;
+export interface LotsDone {
+  lots: number;
+  points: number;
+}
+
+/** Moves pending lots whose returns window has passed to available, as one write. */
+export async function releaseLots(tx: Tx, lotIds: string[], at: Date): Promise<LotsDone> {
+  const done: LotsDone = { lots: 0, points: 0 };
+  if (lotIds.length === 0) return done;
+  const { balances, lots } = await lockLots(tx, lotIds);
   const batch = new WriteBatch(tx);
-  const points = lot.points_remaining;
-  if (points === 0) {
+  for (const lot of lots) {
+    if (lot.state !== "pending" || lot.available_at > at) continue;
+    const points = lot.points_remaining;
+    if (points === 0) {
+      moveLot(batch, {
+        programId: lot.program_id,
+        entryId: lot.entry_id,
+        lotId: lot.id,
+        points: 0,
+        state: "reversed",
+      });
+      continue;
+    }
+    const balance = balances.get(lot.member_id);
+    invariant(balance, `balance of ${lot.member_id} is locked`);
+    // Several lots of one member in one pass: each repays from the debt the previous one left.
+    const repay = Math.min(balance.debt, points);
+    const entry: EntryInput = {
+      programId: lot.program_id,
+      kind: "release",
+      memberId: lot.member_id,
+      at,
+      transactionId: lot.transaction_id ?? undefined,
+      postings: [
+        { account: "member:pending", memberId: lot.member_id, points: -points },
+        { account: "member:available", memberId: lot.member_id, points },
+      ],
+      debtDelta: { memberId: lot.member_id, points: -repay },
+    };
+    const entryId = postEntry(batch, entry);
+    balances.set(lot.member_id, balanceAfter(balance, entry));
     moveLot(batch, {
       programId: lot.program_id,
-      entryId: lot.entry_id,
-      lotId,
-      points: 0,
-      state: "reversed",
+      entryId,
+      lotId: lot.id,
+      points: -repay,
+      state: "available",
     });
-    await batch.flush();
-    return 0;
+    await emit(batch, {
+      programId: lot.program_id,
+      type: "points.released",
+      payload: {
+        memberId: lot.member_id,
+        points,
+        lotId: lot.id,
+        transactionId: lot.transaction_id,
+      },
+      at,
+    });
+    done.lots++;
+    done.points += points;
   }
-  const repay = Math.min(balance.debt, points);
-  const entryId = postEntry(batch, {
-    programId: lot.program_id,
-    kind: "release",
-    memberId: lot.member_id,
-    at,
-    transactionId: lot.transaction_id ?? undefined,
-    postings: [
-      { account: "member:pending", memberId: lot.member_id, points: -points },
-      { account: "member:available", memberId: lot.member_id, points },
-    ],
-    debtDelta: { memberId: lot.member_id, points: -repay },
-  });
-  moveLot(batch, { programId: lot.program_id, entryId, lotId, points: -repay, state: "available" });
-  await emit(batch, {
-    programId: lot.program_id,
-    type: "points.released",
-    payload: { memberId: lot.member_id, points, lotId, transactionId: lot.transaction_id },
-    at,
-  });
   await batch.flush();
-  return points;
+  return done;
 }
 
-/** Expires what is left of a lot whose expiry has passed. */
-export async function expireLot(tx: Tx, lotId: string, at: Date): Promise<number> {
-  const { lot } = await lockLot(tx, lotId);
-  // Re-read under the member lock: a second runner finds nothing left to expire.
-  if (lot.state !== "available" || lot.points_remaining === 0) return 0;
-  if (!lot.expires_at || lot.expires_at > at) return 0;
-  const points = lot.points_remaining;
+/** Expires what is left of lots whose expiry has passed, as one write. */
+export async function expireLots(tx: Tx, lotIds: string[], at: Date): Promise<LotsDone> {
+  const done: LotsDone = { lots: 0, points: 0 };
+  if (lotIds.length === 0) return done;
+  const { lots } = await lockLots(tx, lotIds);
   const batch = new WriteBatch(tx);
-  const entryId = postEntry(batch, {
-    programId: lot.program_id,
-    kind: "expire",
-    memberId: lot.member_id,
-    at,
-    postings: [
-      { account: "member:available", memberId: lot.member_id, points: -points },
-      { account: "program:expired", points },
-    ],
-  });
-  moveLot(batch, { programId: lot.program_id, entryId, lotId, points: -points, state: "expired" });
-  await emit(batch, {
-    programId: lot.program_id,
-    type: "points.expired",
-    payload: { memberId: lot.member_id, points, lotId, expiredAt: lot.expires_at },
-    at,
-  });
+  for (const lot of lots) {
+    if (lot.state !== "available" || lot.points_remaining === 0) continue;
+    if (!lot.expires_at || lot.expires_at > at) continue;
+    const points = lot.points_remaining;
+    const entryId = postEntry(batch, {
+      programId: lot.program_id,
+      kind: "expire",
+      memberId: lot.member_id,
+      at,
+      postings: [
+        { account: "member:available", memberId: lot.member_id, points: -points },
+        { account: "program:expired", points },
+      ],
+    });
+    moveLot(batch, {
+      programId: lot.program_id,
+      entryId,
+      lotId: lot.id,
+      points: -points,
+      state: "expired",
+    });
+    await emit(batch, {
+      programId: lot.program_id,
+      type: "points.expired",
+      payload: { memberId: lot.member_id, points, lotId: lot.id, expiredAt: lot.expires_at },
+      at,
+    });
+    done.lots++;
+    done.points += points;
+  }
   await batch.flush();
-  return points;
+  return done;
 }
 
 /** Redeems points at once (a reward, a discount): available → program:redeemed. */
