@@ -167,7 +167,6 @@ export function registerLedgerRoutes(app: App, ctx: Ctx): void {
     async (request, reply) =>
       write(ctx, request, reply, 201, async (tx) => {
         const { programId, memberId } = request.params;
-        await findMemberRow(tx, programId, { id: memberId });
         const result = await redeem(tx, {
           programId,
           memberId,
@@ -207,7 +206,6 @@ export function registerLedgerRoutes(app: App, ctx: Ctx): void {
       write(ctx, request, reply, 201, async (tx) => {
         const { programId, memberId } = request.params;
         const program = await getProgram(tx, programId);
-        await findMemberRow(tx, programId, { id: memberId });
         const { expiresAt, ...rest } = request.body;
         const result = await adjust(tx, {
           program,
@@ -249,8 +247,6 @@ export function registerLedgerRoutes(app: App, ctx: Ctx): void {
     async (request, reply) =>
       write(ctx, request, reply, 201, async (tx) => {
         const { programId } = request.params;
-        await findMemberRow(tx, programId, { id: request.body.fromMemberId });
-        await findMemberRow(tx, programId, { id: request.body.toMemberId });
         const result = await transfer(tx, { programId, ...request.body, at: ctx.clock.now() });
         return { entryId: result.entryId, from: balanceOf(result.from), to: balanceOf(result.to) };
       }),
@@ -281,7 +277,6 @@ export function registerLedgerRoutes(app: App, ctx: Ctx): void {
       write(ctx, request, reply, 201, async (tx) => {
         const { programId, memberId } = request.params;
         const program = await getProgram(tx, programId);
-        await findMemberRow(tx, programId, { id: memberId });
         return createHold(tx, { program, memberId, ...request.body, at: ctx.clock.now() });
       }),
   );
