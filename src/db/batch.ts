@@ -4,6 +4,9 @@ import type { Database } from "./schema.ts";
 
 type Write = OperationNodeSource;
 
+/** Well below PostgreSQL's limit of 65,535 bind parameters per statement. */
+export const valuesPerFlushMax = 30_000;
+
 /** Tables whose rows take summed deltas, with the column that identifies a row. */
 const deltaKeys = { member_balances: "member_id" } as const;
 type DeltaTable = keyof typeof deltaKeys;
@@ -18,7 +21,16 @@ export class WriteBatch {
   readonly #writes: Write[] = [];
   readonly #rows = new Map<keyof Database, Record<string, unknown>[]>();
   readonly #deltas = new Map<string, Map<string, { delta: Record<string, number>; at: Date }>>();
+  #valueCount = 0;
   constructor(readonly tx: Tx) {}
+
+  /**
+   * Roughly how many bind parameters the next flush will send. PostgreSQL takes at most 65,535
+   * in one statement, so callers writing many rows flush before `valuesPerFlushMax`.
+   */
+  get valueCount(): number {
+    return this.#valueCount;
+  }
 
   /**
    * Adds to numeric columns of one row; every row's deltas are summed and each table gets one
@@ -28,6 +40,7 @@ export class WriteBatch {
   addDelta(table: DeltaTable, key: string, delta: Record<string, number>, at: Date): void {
     const rows = this.#deltas.get(table) ?? new Map();
     const current = rows.get(key);
+    this.#valueCount += Object.keys(delta).length + 2;
     if (current) {
       for (const [column, value] of Object.entries(delta)) {
         current.delta[column] = (current.delta[column] ?? 0) + value;
@@ -46,6 +59,7 @@ export class WriteBatch {
   /** Rows for one table are sent as one multi-row insert, in the order they were added. */
   insertRow<T extends keyof Database>(table: T, row: Record<string, unknown>): void {
     const rows = this.#rows.get(table) ?? [];
+    this.#valueCount += Object.keys(row).length;
     rows.push(row);
     this.#rows.set(table, rows);
   }
@@ -58,6 +72,7 @@ export class WriteBatch {
       this.#writes.push(this.tx.insertInto(table).values(rows as never));
     }
     this.#rows.clear();
+    this.#valueCount = 0;
     const writes = this.#writes.splice(0);
     if (writes.length === 0) return;
     if (writes.length === 1) {

@@ -678,6 +678,43 @@ describe("ledger flows over HTTP", () => {
   });
 
   describe("transactions batch", () => {
+    it("writes a batch too large for one statement's parameters in several, exactly once", async () => {
+      const p = await api.program();
+      const members = [await api.member(p), await api.member(p)];
+      const at = iso(now());
+      // 50 purchases of 300 lines: about 120,000 values, past PostgreSQL's 65,535 per statement.
+      const lines = Array.from({ length: 300 }, (_, index) => ({
+        sku: `SKU-${index}`,
+        quantity: 1,
+        unitPrice: "1000",
+      }));
+      const transactions = Array.from({ length: 50 }, (_, index) =>
+        purchase(`BIG-${index}`, {
+          member: { id: members[index % 2] },
+          occurredAt: at,
+          total: "300000",
+          lines,
+        }),
+      );
+      const response = await api.call("POST", `${base(p)}/transactions/batch`, {
+        body: { transactions },
+      });
+      expect(response.status).toBe(200);
+      expect(response.body.created).toBe(50);
+      const lineRows = await api.ctx.db.kysely
+        .selectFrom("transaction_lines")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("program_id", "=", p)
+        .executeTakeFirstOrThrow();
+      expect(Number(lineRows.n)).toBe(15_000);
+      for (const memberId of members) {
+        const balance = await api.call("GET", `${base(p)}/members/${memberId}/balance`);
+        expect(balance.body.available).toBe(25 * 30);
+      }
+      const verify = await api.call("GET", `${base(p)}/ledger/verify`);
+      expect(verify.body.ok).toBe(true);
+    });
+
     it("answers per item; only the valid items are written", async () => {
       const p = await api.program();
       const m = await api.member(p);

@@ -2,7 +2,7 @@ import type { Selectable } from "kysely";
 import { sql } from "kysely";
 import { z } from "zod";
 import type { Ctx } from "../../context.ts";
-import { WriteBatch } from "../../db/batch.ts";
+import { valuesPerFlushMax, WriteBatch } from "../../db/batch.ts";
 import type { Tx } from "../../db/client.ts";
 import type { MembersTable, TransactionsTable } from "../../db/schema.ts";
 import { invariant } from "../../lib/assert.ts";
@@ -271,6 +271,8 @@ async function recordPurchases(
       });
       continue;
     }
+    // A large batch goes out in several statements; balances and receipts carry over in memory.
+    if (batch.valueCount > valuesPerFlushMax) await batch.flush();
     const written = await writePurchase(batch, program, outcome, lock?.balance ?? null, now);
     if (lock && written.balance) lock.balance = written.balance;
     stored.set(key, {
