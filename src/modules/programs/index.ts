@@ -135,7 +135,7 @@ export async function updateProgram(
   programId: string,
   input: ProgramUpdate,
 ): Promise<ProgramView> {
-  return ctx.db.transaction(async (tx) => {
+  const view = await ctx.db.transaction(async (tx) => {
     const current = await lockProgram(tx, programId);
     const now = ctx.clock.now();
     const changes: Partial<ProgramsTable> = { updated_at: now };
@@ -158,6 +158,9 @@ export async function updateProgram(
     await emit(tx, { programId, type: "program.updated", payload: { programId }, at: now });
     return toView(row);
   });
+  // After the commit; a request that read the old settings a moment before keeps them ≤ 1 s.
+  programCache.delete(programId);
+  return view;
 }
 
 export async function getProgram(db: Queryable | Tx, programId: string): Promise<Program> {
@@ -168,6 +171,24 @@ export async function getProgram(db: Queryable | Tx, programId: string): Promise
     .executeTakeFirst();
   if (!row) throw notFound("program_not_found", programId);
   return row;
+}
+
+/** How long a process reuses program settings it read; a change elsewhere is seen within this. */
+export const programCacheTtlMs = 1_000;
+const programCache = new Map<string, { program: Program; until: number }>();
+
+/**
+ * Program settings for the purchase path, read at most once a second per process: they change
+ * rarely, and every purchase needs them. A change made through this process is seen at once.
+ */
+export async function getProgramCached(db: Queryable | Tx, programId: string): Promise<Program> {
+  const now = Date.now();
+  const hit = programCache.get(programId);
+  if (hit && hit.until > now) return hit.program;
+  const program = await getProgram(db, programId);
+  if (programCache.size > 1_000) programCache.clear();
+  programCache.set(programId, { program, until: now + programCacheTtlMs });
+  return program;
 }
 
 export async function getProgramView(ctx: Ctx, programId: string): Promise<ProgramView> {

@@ -16,7 +16,13 @@ import { fromMinor, toMinor } from "../../lib/money.ts";
 import { type BalanceRow, earnForPurchase, lockMembers, reverseEarn } from "../ledger/index.ts";
 import { findMemberRows, memberRefSchema } from "../members/index.ts";
 import { emit } from "../outbox/index.ts";
-import { basePoints, getProgram, moneyInput, type Program } from "../programs/index.ts";
+import {
+  basePoints,
+  getProgram,
+  getProgramCached,
+  moneyInput,
+  type Program,
+} from "../programs/index.ts";
 
 /** How far ahead of the server clock a till's clock may run before its receipts are refused. */
 const clockSkewMs = 5 * 60_000;
@@ -193,9 +199,9 @@ function preparePurchase(program: Program, input: PurchaseInput, now: Date): Pre
 const receiptKey = (storeId: string, externalId: string) => JSON.stringify([storeId, externalId]);
 
 /**
- * Records purchases set-wise: a handful of statements whatever their number. Members are locked in
- * id order before anything is read that depends on them; receipts already stored (or repeated in
- * the same call) answer as replays; the rest are written in one statement. Each purchase's answer
+ * Records purchases set-wise: a handful of statements whatever their number. Receipts already
+ * stored (or repeated in the same call) answer as replays; members are locked in id order, and
+ * the rest are written in one statement, so the locks are held for one write and the commit. Each purchase's answer
  * is its result or the domain error that refused it; a refused purchase writes nothing.
  * A receipt raced by a concurrent request fails the unique index, and the transaction retries.
  */
@@ -205,7 +211,7 @@ async function recordPurchases(
   programId: string,
   inputs: PurchaseInput[],
 ): Promise<(PurchaseResult | DomainError)[]> {
-  const program = await getProgram(tx, programId);
+  const program = await getProgramCached(tx, programId);
   const outcomes: (PurchaseResult | DomainError | PreparedPurchase)[] = inputs.map((input) => {
     try {
       return preparePurchase(program, input, now);
@@ -228,12 +234,6 @@ async function recordPurchases(
     if (row instanceof DomainError) outcomes[item.index] = row;
     else if (row) members.set(item.index, row);
   });
-  const locked = await lockMembers(
-    tx,
-    programId,
-    [...members.values()].map((member) => member.id),
-  );
-
   const prepared = outcomes.filter(isPrepared);
   const stored = new Map<
     string,
@@ -252,6 +252,12 @@ async function recordPurchases(
       .execute();
     for (const row of rows) stored.set(receiptKey(row.store_id, row.external_id), row);
   }
+
+  const locked = await lockMembers(
+    tx,
+    programId,
+    [...members.values()].map((member) => member.id),
+  );
 
   const batch = new WriteBatch(tx);
   for (const [index, outcome] of outcomes.entries()) {
