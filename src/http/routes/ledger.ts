@@ -31,7 +31,7 @@ import {
   secured,
   write,
 } from "../kit.ts";
-import { balanceSchema, memberParams } from "./members.ts";
+import { balanceOf, balanceSchema, memberParams } from "./members.ts";
 
 const points = z.number().int().positive().max(pointsMax);
 const holdSchema = z
@@ -62,15 +62,6 @@ const entrySchema = z.object({
 });
 const entryResult = z.object({ entryId: z.string(), balance: balanceSchema });
 const holdParams = programParams.extend({ holdId: z.string().max(64) });
-
-function balanceOf(row: { pending: number; available: number; held: number; earnedTotal: number }) {
-  return {
-    pending: row.pending,
-    available: row.available,
-    held: row.held,
-    earnedTotal: row.earnedTotal,
-  };
-}
 
 export function registerLedgerRoutes(app: App, ctx: Ctx): void {
   const tags = ["ledger"];

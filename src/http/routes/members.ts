@@ -36,21 +36,28 @@ export const balanceSchema = z
   .meta({ id: "Balance" });
 
 const memberWithBalance = memberSchema.extend({ balance: balanceSchema }).meta({ id: "Member" });
+/** A member's balance as the API shows it: the cached columns, without the internal debt. */
+export function balanceOf(row: {
+  pending: number;
+  available: number;
+  held: number;
+  earnedTotal: number;
+}) {
+  return {
+    pending: row.pending,
+    available: row.available,
+    held: row.held,
+    earnedTotal: row.earnedTotal,
+  };
+}
+
 export const memberParams = programParams.extend({ memberId: z.string().max(64) });
 
 export function registerMemberRoutes(app: App, ctx: Ctx): void {
   const tags = ["members"];
   const withBalance = async <T extends { id: string }>(member: T) => {
     const balance = await readBalance(ctx.db.kysely, member.id);
-    return {
-      ...member,
-      balance: {
-        pending: balance.pending,
-        available: balance.available,
-        held: balance.held,
-        earnedTotal: balance.earnedTotal,
-      },
-    };
+    return { ...member, balance: balanceOf(balance) };
   };
 
   app.post(

@@ -144,6 +144,11 @@ export const refundResultSchema = z.object({
 });
 export type RefundResult = z.infer<typeof refundResultSchema>;
 
+/** The balance a till shows after a purchase or refund. */
+function balanceView(balance: BalanceRow) {
+  return { pending: balance.pending, available: balance.available, held: balance.held };
+}
+
 function lineAmountMinor(quantity: number, unitPriceMinor: number): number {
   const milli = BigInt(Math.round(quantity * 1000));
   return Number((milli * BigInt(unitPriceMinor) + 500n) / 1000n);
@@ -356,11 +361,7 @@ async function writePurchase(
     breakdown: balance
       ? [{ source: "base", description: baseRateDescription(program), points }]
       : [],
-    balance: earned && {
-      pending: earned.balance.pending,
-      available: earned.balance.available,
-      held: earned.balance.held,
-    },
+    balance: earned && balanceView(earned.balance),
     replayed: false,
   };
   batch.insertRow("transactions", {
@@ -563,11 +564,7 @@ export async function recordRefund(
     pointsForfeited: reversal?.forfeited ?? 0,
     pointsAlreadyExpired: alreadyExpired,
     refundedTotal: fromMinor(refundedAfter, program.currency),
-    balance: reversal && {
-      pending: reversal.balance.pending,
-      available: reversal.balance.available,
-      held: reversal.balance.held,
-    },
+    balance: reversal && balanceView(reversal.balance),
     replayed: false,
   };
   batch.add(
