@@ -1,7 +1,26 @@
 import type { Generated } from "kysely";
+import type { AuditTables } from "../modules/audit/tables.ts";
+import type { CommunicationsTables } from "../modules/communications/tables.ts";
+import type { PrivacyTables } from "../modules/privacy/tables.ts";
+import type { ReferralsTables } from "../modules/referrals/tables.ts";
+import type { RewardsTables } from "../modules/rewards/tables.ts";
+import type { RulesTables } from "../modules/rules/tables.ts";
+import type { StaffTables } from "../modules/staff/tables.ts";
+import type { TiersTables } from "../modules/tiers/tables.ts";
+import type { WebhooksTables } from "../modules/webhooks/tables.ts";
 
 /** Row types of the tables in migrations/, as the query layer sees them (bigint read as number). */
-export interface Database {
+/** Each module declares its own tables in src/modules/<module>/tables.ts. */
+export interface Database
+  extends RulesTables,
+    TiersTables,
+    RewardsTables,
+    ReferralsTables,
+    WebhooksTables,
+    CommunicationsTables,
+    PrivacyTables,
+    AuditTables,
+    StaffTables {
   programs: ProgramsTable;
   api_keys: ApiKeysTable;
   members: MembersTable;
