@@ -7,6 +7,9 @@ import { buildServer } from "./http/server.ts";
 import { startScheduler } from "./jobs/index.ts";
 import { type Clock, systemClock } from "./lib/clock.ts";
 import { countApiKeys, createApiKey } from "./modules/auth/index.ts";
+import { communicationsConfig, startMessageWorker } from "./modules/communications/index.ts";
+import { startWebhookWorker } from "./modules/webhooks/index.ts";
+import { encryptLegacyMembers, installKeyring, resolveKeyring } from "./modules/privacy/index.ts";
 
 /** Opens the database named by the configuration and brings its schema up to date. */
 export async function openContext(
@@ -14,6 +17,8 @@ export async function openContext(
   options: { log?: Logger; clock?: Clock } = {},
 ): Promise<Ctx> {
   const log = options.log ?? pino({ level: config.LOG_LEVEL });
+  // Keys first: PostgreSQL without configured keys refuses to start before connecting.
+  installKeyring(resolveKeyring(config, log));
   const db = await openDb({
     ...(config.DATABASE_URL !== undefined && { databaseUrl: config.DATABASE_URL }),
     dataDir: config.SETIA_DATA_DIR,
@@ -22,11 +27,23 @@ export async function openContext(
   const applied = await migrate(db);
   if (applied.length > 0)
     log.info({ migrations: applied.map((m) => m.version) }, "database migrated");
+  const encrypted = await encryptLegacyMembers(db);
+  if (encrypted > 0) log.info({ members: encrypted }, "members' personal data encrypted");
   return {
     db,
     clock: options.clock ?? systemClock,
     log,
     idempotencyLeaseMs: config.SETIA_IDEMPOTENCY_LEASE_MS,
+    webhooks: {
+      allowPrivate: config.SETIA_WEBHOOKS_ALLOW_PRIVATE,
+      allowedHosts: config.SETIA_WEBHOOKS_ALLOWED_HOSTS,
+      timeoutMs: config.SETIA_WEBHOOKS_TIMEOUT_MS,
+    },
+    rateLimits: {
+      keyPerMinute: config.SETIA_RATE_LIMIT_PER_MINUTE,
+      ipPerMinute: config.SETIA_RATE_LIMIT_IP_PER_MINUTE,
+    },
+    communications: communicationsConfig(config),
   };
 }
 
@@ -45,6 +62,14 @@ export async function startPlatform(
   const app = await buildServer(ctx);
   const scheduler =
     config.SETIA_JOBS_INTERVAL_MS > 0 ? startScheduler(ctx, config.SETIA_JOBS_INTERVAL_MS) : null;
+  const webhooks =
+    config.SETIA_WEBHOOKS_INTERVAL_MS > 0
+      ? startWebhookWorker(ctx, config.SETIA_WEBHOOKS_INTERVAL_MS)
+      : null;
+  const messages =
+    config.SETIA_MESSAGES_INTERVAL_MS > 0
+      ? startMessageWorker(ctx, config.SETIA_MESSAGES_INTERVAL_MS)
+      : null;
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   if (ownerSecret) {
     // Printed once and never stored in clear: the operator must copy it now.
@@ -60,6 +85,8 @@ export async function startPlatform(
       stopping ??= (async () => {
         await app.close();
         await scheduler?.stop();
+        await webhooks?.stop();
+        await messages?.stop();
         await ctx.db.close();
       })();
       return stopping;

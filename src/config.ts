@@ -9,6 +9,47 @@ const envSchema = z.object({
   SETIA_DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
   SETIA_JOBS_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
   SETIA_IDEMPOTENCY_LEASE_MS: z.coerce.number().int().min(1).default(leaseMs),
+  /** Webhook worker period; 0 leaves webhooks to the scheduler or `setia jobs run-once`. */
+  SETIA_WEBHOOKS_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
+  SETIA_WEBHOOKS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** true lets webhooks reach private, loopback and link-local addresses (closed networks only). */
+  SETIA_WEBHOOKS_ALLOW_PRIVATE: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((value) => value === "true"),
+  /** Comma-separated hosts, IP addresses or CIDR ranges webhooks may reach even when private. */
+  SETIA_WEBHOOKS_ALLOWED_HOSTS: z
+    .string()
+    .default("")
+    .transform((value) =>
+      value
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    ),
+  /** Requests per minute per API key; 0 turns the limit off. */
+  SETIA_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600_000),
+  /** Requests per minute per client address without a (valid) API key; 0 turns it off. */
+  SETIA_RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(0).default(1_200),
+  /** Members' data keys, "k2:base64,k1:base64": the first encrypts, all decrypt (docs/privacy.md). */
+  SETIA_DATA_KEYS: z.string().optional(),
+  /** Key of the blind indexes that look members up by phone and email (base64, 32 bytes). */
+  SETIA_INDEX_KEY: z.string().optional(),
+  /** Email: smtp://user:pass@host:587 (or smtps://); unset, email messages fail as not configured. */
+  SETIA_SMTP_URL: z.string().optional(),
+  /** From address when a program sets none, e.g. "Setia <no-reply@example.com>". */
+  SETIA_SMTP_FROM: z.string().optional(),
+  /** Base URL members reach this server at, for unsubscribe links. */
+  SETIA_PUBLIC_URL: z.string().default("http://localhost:8080"),
+  /** SMS/WhatsApp gateway that takes the signed JSON of docs/communications.md, and its secret. */
+  SETIA_MESSAGING_PROVIDER_URL: z.string().optional(),
+  SETIA_MESSAGING_PROVIDER_SECRET: z.string().optional(),
+  /** Web push VAPID keys (base64url); when unset a pair is generated once and kept in the database. */
+  SETIA_VAPID_PUBLIC_KEY: z.string().optional(),
+  SETIA_VAPID_PRIVATE_KEY: z.string().optional(),
+  SETIA_VAPID_SUBJECT: z.string().optional(),
+  /** Message worker period; sign-in codes wake it at once. 0 leaves messages to the scheduler. */
+  SETIA_MESSAGES_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -9,14 +9,22 @@ import { migrate } from "../src/db/migrate.ts";
 import type { App } from "../src/http/kit.ts";
 import { buildServer } from "../src/http/server.ts";
 import { ManualClock } from "../src/lib/clock.ts";
+import { installKeyring, parseKeyring } from "../src/modules/privacy/index.ts";
 
 export type TestDriver = "pglite" | "postgres";
 export const testDriver: TestDriver =
   process.env.SETIA_TEST_DRIVER === "postgres" ? "postgres" : "pglite";
 export const onPostgres = testDriver === "postgres";
 
+/** Fixed keys for members' personal data in tests; child processes get them in their env. */
+export const testKeyEnv = {
+  SETIA_DATA_KEYS: "test1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+  SETIA_INDEX_KEY: "aW5kZXgta2V5LWZvci10ZXN0cy0wMTIzNDU2Nzg5YWI=",
+};
+
 /** A fresh, migrated database for one test file: in-memory PGlite, or a new PostgreSQL database. */
 export async function openTestDb(): Promise<{ db: Db; url?: string; drop(): Promise<void> }> {
+  installKeyring(parseKeyring(testKeyEnv.SETIA_DATA_KEYS, testKeyEnv.SETIA_INDEX_KEY));
   if (!onPostgres) {
     const db = await openDb({ dataDir: "memory://" });
     await migrate(db);

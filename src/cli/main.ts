@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { openContext, startPlatform } from "../app.ts";
 import { loadConfig } from "../config.ts";
@@ -5,6 +6,13 @@ import { migrate } from "../db/migrate.ts";
 import { runJobsOnce } from "../jobs/index.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../modules/auth/index.ts";
 import { verifyLedger } from "../modules/ledger/index.ts";
+import {
+  allErasures,
+  erasureLogSchema,
+  reapplyErasures,
+  rotateKeys,
+  rotationBatchSizeMax,
+} from "../modules/privacy/index.ts";
 import { getProgram } from "../modules/programs/index.ts";
 import { seedDemo } from "./seed.ts";
 
@@ -124,6 +132,37 @@ program
         },
       });
       print(summary);
+    }),
+  );
+
+const privacy = program.command("privacy").description("members' personal data");
+privacy
+  .command("rotate")
+  .description("re-encrypt members' data under the first key of SETIA_DATA_KEYS")
+  .option("--batch <n>", "rows per transaction", wholeNumber, rotationBatchSizeMax)
+  .action((options: { batch: number }) =>
+    withCtx(async (ctx) => print(await rotateKeys(ctx.db, Math.max(1, options.batch)))),
+  );
+privacy
+  .command("erasures")
+  .description("print the erasure log (no personal data); keep a copy outside database backups")
+  .option("--program <id>", "only this program")
+  .action((options: { program?: string }) =>
+    withCtx(async (ctx) =>
+      print(await allErasures(ctx.db.kysely, options.program)),
+    ),
+  );
+privacy
+  .command("reapply-erasures")
+  .description("after a restore: erase again every member in the erasure log who is not erased")
+  .option("--file <path>", "a saved log from `setia privacy erasures`, applied with the database's")
+  .action((options: { file?: string }) =>
+    withCtx(async (ctx) => {
+      const saved =
+        options.file === undefined
+          ? []
+          : erasureLogSchema.parse(JSON.parse(readFileSync(options.file, "utf8")));
+      print(await reapplyErasures(ctx.db, ctx.clock.now(), saved));
     }),
   );
 

@@ -21,6 +21,7 @@ import { createApiKey } from "../modules/auth/index.ts";
 import { programAccounts, readBalance, redeem } from "../modules/ledger/index.ts";
 import {
   enrolMember,
+  findMemberRow,
   type MemberEnrol,
   memberEnrolSchema,
   normalizePhone,
@@ -1299,12 +1300,13 @@ async function summarize(
     .where("kind", "=", "redeem")
     .select((eb) => eb.fn.countAll<number>().as("count"))
     .executeTakeFirstOrThrow();
-  const example = await db
+  const first = await db
     .selectFrom("members")
-    .select("phone_e164")
+    .select("id")
     .where("program_id", "=", programId)
     .orderBy("id")
     .executeTakeFirst();
+  const example = first && (await findMemberRow(db, programId, { id: first.id }));
   const toIso = (value: Date | string | null) =>
     value === null ? null : new Date(value).toISOString();
   const all = Number(purchases.all);

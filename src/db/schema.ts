@@ -23,7 +23,7 @@ export interface Database
     StaffTables {
   programs: ProgramsTable;
   api_keys: ApiKeysTable;
-  members: MembersTable;
+  members: MemberRecordsTable;
   member_balances: MemberBalancesTable;
   journal_entries: JournalEntriesTable;
   postings: PostingsTable;
@@ -79,7 +79,9 @@ export interface MembersTable {
   city: string | null;
   gender: string | null;
   age_band: string | null;
-  status: "active" | "blocked";
+  /** Segments for earning rules, lowercased (migration 004). */
+  tags: string[];
+  status: "active" | "blocked" | "erased";
   blocked_reason: string | null;
   terms_accepted_at: Date;
   consents: unknown;
@@ -87,6 +89,22 @@ export interface MembersTable {
   enrolled_store_id: string | null;
   created_at: Date;
   updated_at: Date;
+}
+
+/**
+ * A members row as stored: phone, email, name and birthday encrypted, with blind indexes for
+ * look-up (migration 010). Modules read members through src/modules/members, which decrypts to
+ * MembersTable.
+ */
+export interface MemberRecordsTable
+  extends Omit<MembersTable, "phone_e164" | "email" | "name" | "birthday"> {
+  phone_enc: string | null;
+  email_enc: string | null;
+  name_enc: string | null;
+  birthday_enc: string | null;
+  data_key_id: string | null;
+  phone_bidx: string | null;
+  email_bidx: string | null;
 }
 
 export interface MemberBalancesTable {
@@ -187,6 +205,11 @@ export interface TransactionLinesTable {
   unit_price_minor: number;
   amount_minor: number;
   refunded_quantity: Generated<string>;
+  /** Rules facts and per-line points (migration 004); points_earned null on older lines. */
+  brand: string | null;
+  kind: Generated<"product" | "reward">;
+  points_earned: number | null;
+  points_reversed: Generated<number>;
 }
 
 export interface RefundsTable {

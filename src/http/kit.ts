@@ -13,6 +13,7 @@ import type { Ctx } from "../context.ts";
 import type { Tx } from "../db/client.ts";
 import { DomainError } from "../lib/errors.ts";
 import { payloadHash } from "../lib/json.ts";
+import { withAction } from "../modules/audit/index.ts";
 import type { Principal, Role } from "../modules/auth/index.ts";
 import { withIdempotency } from "../modules/idempotency/index.ts";
 import { errorBodySchema } from "./errors.ts";
@@ -29,6 +30,8 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Least role the route needs; "public" routes need no key. */
     access?: Role | "public";
+    /** Record writes of every role in the audit log (writes by admin and owner keys always are). */
+    audit?: boolean;
   }
   interface FastifyRequest {
     principal?: Principal;
@@ -77,6 +80,7 @@ export const errorResponses = {
   413: errorBodySchema,
   415: errorBodySchema,
   422: errorBodySchema,
+  429: errorBodySchema,
   500: errorBodySchema,
 } as const;
 
@@ -104,7 +108,7 @@ export async function write<T>(
 ): Promise<T> {
   const key = request.headers["idempotency-key"];
   if (typeof key !== "string" || key === "") {
-    const body = await ctx.db.transaction(run);
+    const body = await ctx.db.transaction(audited(ctx, request, run));
     reply.code(status);
     return body;
   }
@@ -117,9 +121,47 @@ export async function write<T>(
   });
   const result = await withIdempotency(ctx, { scope, key, requestHash }, async (tx) => ({
     status,
-    body: await run(tx),
+    body: await audited(ctx, request, run)(tx),
   }));
   if (result.replayed) reply.header("idempotent-replayed", "true");
   reply.code(result.status);
   return result.body as T;
+}
+
+/** The audit record of a write, or null: writes by admin and owner keys and routes marked `audit`. */
+function auditedAction(ctx: Ctx, request: FastifyRequest) {
+  const principal = request.principal;
+  if (!principal) return null;
+  const marked = request.routeOptions.config.audit === true;
+  if (!marked && principal.role !== "admin" && principal.role !== "owner") return null;
+  return {
+    programId: (request.params as { programId?: string } | undefined)?.programId ?? null,
+    actor: { type: "api_key" as const, id: principal.keyId, role: principal.role },
+    action: `${request.method} ${request.routeOptions.url ?? request.url.split("?")[0]}`,
+    subject: (request.params ?? {}) as Record<string, unknown>,
+    request: request.body ?? null,
+    requestId: request.id,
+    at: ctx.clock.now(),
+  };
+}
+
+/** Wraps a write so its audit record is written in the same transaction. */
+function audited<T>(ctx: Ctx, request: FastifyRequest, run: (tx: Tx) => Promise<T>) {
+  const action = auditedAction(ctx, request);
+  return action ? (tx: Tx) => withAction(tx, action, run) : run;
+}
+
+/**
+ * The context to hand a module that opens its own transaction (programs, API keys): the write's
+ * audit record goes into that transaction.
+ */
+export function auditedCtx(ctx: Ctx, request: FastifyRequest): Ctx {
+  if (!auditedAction(ctx, request)) return ctx;
+  return {
+    ...ctx,
+    db: {
+      ...ctx.db,
+      transaction: (fn) => ctx.db.transaction(audited(ctx, request, fn)),
+    },
+  };
 }

@@ -14,14 +14,25 @@ import { InvariantError } from "../lib/assert.ts";
 import { DomainError, type ErrorCode } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { authorize, keyCache } from "../modules/auth/index.ts";
+import { openApiWebhooks } from "../modules/webhooks/index.ts";
 import { type ErrorBody, httpStatusOf } from "./errors.ts";
 import type { App } from "./kit.ts";
+import { registerRateLimits } from "./rate-limit.ts";
+import { registerAbuseRoutes } from "./routes/abuse.ts";
+import { registerAuditRoutes } from "./routes/audit.ts";
+import { registerCommunicationRoutes } from "./routes/communications.ts";
 import { registerKeyRoutes } from "./routes/keys.ts";
 import { registerLedgerRoutes } from "./routes/ledger.ts";
 import { registerMemberRoutes } from "./routes/members.ts";
+import { registerPrivacyRoutes } from "./routes/privacy.ts";
 import { registerProgramRoutes } from "./routes/programs.ts";
 import { registerPurchaseRoutes } from "./routes/purchases.ts";
+import { registerRulesRoutes } from "./routes/rules.ts";
+import { registerReferralRoutes } from "./routes/referrals.ts";
+import { registerRewardRoutes } from "./routes/rewards.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
+import { registerTierRoutes } from "./routes/tiers.ts";
+import { registerWebhookRoutes } from "./routes/webhooks.ts";
 
 export const bodyLimitBytes = 1_048_576;
 
@@ -59,11 +70,14 @@ export async function buildServer(ctx: Ctx): Promise<App> {
           bearerAuth: { type: "http", scheme: "bearer", description: "API key (sk_…)" },
         },
       },
+      // Event payloads as receivers of outbound webhooks get them (OpenAPI 3.1 webhooks).
+      webhooks: openApiWebhooks(),
     },
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
 
+  registerRateLimits(app, ctx);
   const keys = keyCache(ctx);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
@@ -147,6 +161,15 @@ export async function buildServer(ctx: Ctx): Promise<App> {
   registerMemberRoutes(app, ctx);
   registerLedgerRoutes(app, ctx);
   registerPurchaseRoutes(app, ctx);
+  registerRulesRoutes(app, ctx);
+  registerTierRoutes(app, ctx);
+  registerPrivacyRoutes(app, ctx);
+  registerWebhookRoutes(app, ctx);
+  registerReferralRoutes(app, ctx);
+  registerRewardRoutes(app, ctx);
+  registerCommunicationRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
+  registerAbuseRoutes(app, ctx);
   await app.ready();
   return app;
 }

@@ -1,5 +1,9 @@
 import type { Ctx } from "../context.ts";
 import type { Tx } from "../db/client.ts";
+import {
+  type CommunicationsReport,
+  runCommunicationsOnce,
+} from "../modules/communications/index.ts";
 import { purgeIdempotencyKeys } from "../modules/idempotency/index.ts";
 import {
   expireLots,
@@ -8,6 +12,10 @@ import {
   releaseLots,
   settleHold,
 } from "../modules/ledger/index.ts";
+import { completeDueReferrals, type ReferralJobReport } from "../modules/referrals/index.ts";
+import { expireVouchers } from "../modules/rewards/index.ts";
+import { reviewDueTiers, type TierReviewReport } from "../modules/tiers/index.ts";
+import { runWebhooksOnce, type WebhookReport } from "../modules/webhooks/index.ts";
 
 /** Rows handled per database transaction: bounded so one run never holds locks for long. */
 export const jobBatchSizeMax = 200;
@@ -17,6 +25,11 @@ export interface JobReport {
   expired: { lots: number; points: number };
   holdsExpired: number;
   idempotencyKeysPurged: number;
+  referrals: ReferralJobReport;
+  tiers: TierReviewReport;
+  webhooks: WebhookReport;
+  communications?: CommunicationsReport;
+  vouchers?: { expired: number; lapsed: number };
 }
 
 /**
@@ -31,6 +44,9 @@ export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
     expired: { lots: 0, points: 0 },
     holdsExpired: 0,
     idempotencyKeysPurged: 0,
+    referrals: { completed: 0, points: 0 },
+    tiers: { reviewed: 0, changed: 0 },
+    webhooks: { messagesQueued: 0, delivered: 0, retrying: 0, failed: 0, endpointsDisabled: 0 },
   };
   const add = (total: LotsDone, done: LotsDone) => {
     total.lots += done.lots;
@@ -45,7 +61,13 @@ export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
   await drain(ctx, dueHolds(ctx), async (tx, ids, at) => {
     for (const id of ids) await expireHold(tx, id, at, report);
   });
+  report.vouchers = await expireVouchers(ctx);
   report.idempotencyKeysPurged = await purgeIdempotencyKeys(ctx);
+  report.referrals = await completeDueReferrals(ctx);
+  report.tiers = await reviewDueTiers(ctx);
+  // Last, so the events of this pass's work go out in the same pass.
+  report.webhooks = await runWebhooksOnce(ctx);
+  report.communications = await runCommunicationsOnce(ctx);
   return report;
 }
 

@@ -204,6 +204,8 @@ describe(`setia CLI (${testDriver})`, { timeout: 120_000 }, () => {
       expired: { lots: 0, points: 0 },
       holdsExpired: 0,
       idempotencyKeysPurged: 0,
+      referrals: { completed: 0, points: 0 },
+      tiers: { reviewed: 0, changed: 0 },
     });
     await db.direct(async (direct) => {
       expect(await readBalance(direct.kysely, memberId)).toMatchObject({

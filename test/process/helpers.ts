@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Db, openDb } from "../../src/db/client.ts";
-import { onPostgres, openTestDb } from "../harness.ts";
+import { onPostgres, openTestDb, testKeyEnv } from "../harness.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const bin = join(repoRoot, "bin", "setia.js");
@@ -23,7 +23,7 @@ export async function openProcessDb(): Promise<ProcessDb> {
   if (!onPostgres) {
     const dir = mkdtempSync(join(tmpdir(), "setia-process-"));
     return {
-      env: { SETIA_DATA_DIR: dir },
+      env: { SETIA_DATA_DIR: dir, ...testKeyEnv },
       async direct(fn) {
         // PGlite allows one process per directory: open it only for the call.
         const db = await openDb({ dataDir: dir });
@@ -41,7 +41,7 @@ export async function openProcessDb(): Promise<ProcessDb> {
   const test = await openTestDb();
   if (!test.url) throw new Error("openTestDb gave no url on PostgreSQL");
   return {
-    env: { DATABASE_URL: test.url },
+    env: { DATABASE_URL: test.url, ...testKeyEnv },
     direct: (fn) => fn(test.db),
     drop: () => test.drop(),
   };

@@ -8,7 +8,7 @@ import {
   revokeApiKey,
 } from "../../modules/auth/index.ts";
 import { getProgram } from "../../modules/programs/index.ts";
-import { type App, errorResponses, programParams, secured } from "../kit.ts";
+import { type App, auditedCtx, errorResponses, programParams, secured } from "../kit.ts";
 
 export function registerKeyRoutes(app: App, ctx: Ctx, clearKeyCache: () => void): void {
   const tags = ["api keys"];
@@ -28,7 +28,7 @@ export function registerKeyRoutes(app: App, ctx: Ctx, clearKeyCache: () => void)
     async (request, reply) => {
       await getProgram(ctx.db.kysely, request.params.programId);
       reply.code(201);
-      return createApiKey(ctx, request.params.programId, request.body);
+      return createApiKey(auditedCtx(ctx, request), request.params.programId, request.body);
     },
   );
 
@@ -60,7 +60,11 @@ export function registerKeyRoutes(app: App, ctx: Ctx, clearKeyCache: () => void)
       },
     },
     async (request) => {
-      const key = await revokeApiKey(ctx, request.params.programId, request.params.keyId);
+      const key = await revokeApiKey(
+        auditedCtx(ctx, request),
+        request.params.programId,
+        request.params.keyId,
+      );
       clearKeyCache();
       return key;
     },

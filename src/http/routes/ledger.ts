@@ -15,6 +15,12 @@ import {
   transfer,
   verifyLedger,
 } from "../../modules/ledger/index.ts";
+import {
+  adjustmentRequestSchema,
+  checkVelocity,
+  needsApproval,
+  requestAdjustment,
+} from "../../modules/abuse/index.ts";
 import { findMemberRow } from "../../modules/members/index.ts";
 import { listEvents } from "../../modules/outbox/index.ts";
 import { getProgram } from "../../modules/programs/index.ts";
@@ -31,6 +37,7 @@ import {
   secured,
   write,
 } from "../kit.ts";
+import { attemptSource } from "./abuse.ts";
 import { balanceOf, balanceSchema, memberParams } from "./members.ts";
 
 const points = z.number().int().positive().max(pointsMax);
@@ -158,12 +165,17 @@ export function registerLedgerRoutes(app: App, ctx: Ctx): void {
     async (request, reply) =>
       write(ctx, request, reply, 201, async (tx) => {
         const { programId, memberId } = request.params;
-        const result = await redeem(tx, {
+        const at = ctx.clock.now();
+        const { points } = request.body;
+        await checkVelocity(tx, {
           programId,
           memberId,
-          ...request.body,
-          at: ctx.clock.now(),
+          action: "redeem",
+          points,
+          at,
+          ...attemptSource(request),
         });
+        const result = await redeem(tx, { programId, memberId, ...request.body, at });
         return { entryId: result.entryId, balance: balanceOf(result.balance) };
       }),
   );
@@ -190,25 +202,44 @@ export function registerLedgerRoutes(app: App, ctx: Ctx): void {
             expiresAt: z.iso.datetime({ offset: true }).nullable().optional(),
           })
           .strict(),
-        response: { 201: entryResult, ...errorResponses },
+        response: {
+          201: entryResult,
+          202: adjustmentRequestSchema.describe(
+            "Above the program's approval threshold: waiting for a second admin",
+          ),
+          ...errorResponses,
+        },
       },
     },
-    async (request, reply) =>
-      write(ctx, request, reply, 201, async (tx) => {
-        const { programId, memberId } = request.params;
+    async (request, reply) => {
+      const { programId, memberId } = request.params;
+      const { expiresAt, ...rest } = request.body;
+      const expiry =
+        expiresAt === undefined ? undefined : expiresAt === null ? null : new Date(expiresAt);
+      if (await needsApproval(ctx.db.kysely, programId, rest.points)) {
+        return write(ctx, request, reply, 202, (tx) =>
+          requestAdjustment(tx, {
+            programId,
+            memberId,
+            ...rest,
+            expiresAt: expiry,
+            requestedBy: request.principal?.keyId ?? "",
+            at: ctx.clock.now(),
+          }),
+        );
+      }
+      return write(ctx, request, reply, 201, async (tx) => {
         const program = await getProgram(tx, programId);
-        const { expiresAt, ...rest } = request.body;
         const result = await adjust(tx, {
           program,
           memberId,
           ...rest,
-          ...(expiresAt !== undefined && {
-            expiresAt: expiresAt === null ? null : new Date(expiresAt),
-          }),
+          ...(expiry !== undefined && { expiresAt: expiry }),
           at: ctx.clock.now(),
         });
         return { entryId: result.entryId, balance: balanceOf(result.balance) };
-      }),
+      });
+    },
   );
 
   app.post(
@@ -238,7 +269,18 @@ export function registerLedgerRoutes(app: App, ctx: Ctx): void {
     async (request, reply) =>
       write(ctx, request, reply, 201, async (tx) => {
         const { programId } = request.params;
-        const result = await transfer(tx, { programId, ...request.body, at: ctx.clock.now() });
+        const at = ctx.clock.now();
+        const { fromMemberId, toMemberId, points } = request.body;
+        await checkVelocity(tx, {
+          programId,
+          memberId: fromMemberId,
+          action: "transfer",
+          points,
+          at,
+          alsoLocks: [toMemberId],
+          ...attemptSource(request),
+        });
+        const result = await transfer(tx, { programId, ...request.body, at });
         return { entryId: result.entryId, from: balanceOf(result.from), to: balanceOf(result.to) };
       }),
   );
@@ -268,7 +310,17 @@ export function registerLedgerRoutes(app: App, ctx: Ctx): void {
       write(ctx, request, reply, 201, async (tx) => {
         const { programId, memberId } = request.params;
         const program = await getProgram(tx, programId);
-        return createHold(tx, { program, memberId, ...request.body, at: ctx.clock.now() });
+        const at = ctx.clock.now();
+        // A hold is a redemption at the till: the redeem limits count it when it is made.
+        await checkVelocity(tx, {
+          programId,
+          memberId,
+          action: "redeem",
+          points: request.body.points,
+          at,
+          ...attemptSource(request),
+        });
+        return createHold(tx, { program, memberId, ...request.body, at });
       }),
   );
 

@@ -13,6 +13,7 @@ import {
   setMemberStatus,
   updateMember,
 } from "../../modules/members/index.ts";
+import { attachReferral } from "../../modules/referrals/index.ts";
 import {
   type App,
   decodeCursor,
@@ -75,9 +76,12 @@ export function registerMemberRoutes(app: App, ctx: Ctx): void {
       },
     },
     async (request, reply) =>
-      write(ctx, request, reply, 201, (tx) =>
-        enrolMember(tx, ctx.clock.now(), request.params.programId, request.body),
-      ),
+      write(ctx, request, reply, 201, async (tx) => {
+        const member = await enrolMember(tx, ctx.clock.now(), request.params.programId, request.body);
+        // The referral is judged in the same transaction; a bad code never refuses the member.
+        await attachReferral(tx, ctx.clock.now(), request.params.programId, member, request.body);
+        return member;
+      }),
   );
 
   app.get(
@@ -139,7 +143,7 @@ export function registerMemberRoutes(app: App, ctx: Ctx): void {
   app.patch(
     "/v1/programs/:programId/members/:memberId",
     {
-      config: { access: "pos" },
+      config: { access: "pos", audit: true },
       schema: {
         summary: "Update a member's identifiers, profile or marketing consents",
         tags,

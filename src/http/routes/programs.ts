@@ -9,7 +9,7 @@ import {
   programUpdateSchema,
   updateProgram,
 } from "../../modules/programs/index.ts";
-import { type App, errorResponses, programParams, secured } from "../kit.ts";
+import { type App, auditedCtx, errorResponses, programParams, secured } from "../kit.ts";
 
 export function registerProgramRoutes(app: App, ctx: Ctx): void {
   const tags = ["programs"];
@@ -27,7 +27,7 @@ export function registerProgramRoutes(app: App, ctx: Ctx): void {
     },
     async (request, reply) => {
       reply.code(201);
-      return createProgram(ctx, request.body);
+      return createProgram(auditedCtx(ctx, request), request.body);
     },
   );
 
@@ -77,6 +77,7 @@ export function registerProgramRoutes(app: App, ctx: Ctx): void {
         response: { 200: programSchema, ...errorResponses },
       },
     },
-    async (request) => updateProgram(ctx, request.params.programId, request.body),
+    async (request) =>
+      updateProgram(auditedCtx(ctx, request), request.params.programId, request.body),
   );
 }

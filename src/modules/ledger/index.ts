@@ -19,3 +19,6 @@ export {
 } from "./operations.ts";
 export { type EntryView, expiringPoints, memberHistory, programAccounts } from "./queries.ts";
 export { type VerifyReport, verifyLedger } from "./verify.ts";
+export { earnBonus } from "./bonus.ts";
+export { refundRedemption } from "./rewards.ts";
+export { expiringLotBatches, inactiveMembers } from "./communications.ts";

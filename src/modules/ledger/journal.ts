@@ -27,7 +27,9 @@ export type EntryKind =
   | "reverse"
   | "adjust"
   | "transfer"
-  | "expire";
+  | "expire"
+  | "bonus"
+  | "redeem_refund";
 
 export interface EntryInput {
   programId: string;

@@ -15,7 +15,7 @@ export interface LotInput {
   memberId: string;
   entryId: string;
   transactionId?: string | null;
-  source: "earn" | "adjust" | "transfer";
+  source: "earn" | "adjust" | "transfer" | "bonus";
   state: "pending" | "available";
   points: number;
   availableAt: Date;

@@ -837,7 +837,7 @@ export async function settleHold(
 }
 
 /** Allocations less `points` taken from those expiring first (never-expiring last). */
-function keepBack(allocations: Allocation[], points: number): Allocation[] {
+export function keepBack(allocations: Allocation[], points: number): Allocation[] {
   const order = [...allocations].sort(
     (a, b) =>
       (a.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) -

@@ -7,6 +7,7 @@ import { newId } from "../../lib/ids.ts";
 import { emit } from "../outbox/index.ts";
 import { getProgram } from "../programs/index.ts";
 import { isValidCardNumber, newCardNumber, normalizeEmail, normalizePhone } from "./identifiers.ts";
+import { emailIndex, openMember, phoneIndex, sealFields, sealMember } from "./storage.ts";
 
 export { isValidCardNumber, normalizePhone } from "./identifiers.ts";
 
@@ -29,6 +30,12 @@ const profileFields = {
     .enum(["<18", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"])
     .nullable()
     .optional(),
+  tags: z
+    .array(z.string().trim().toLowerCase().min(1).max(40))
+    .max(50)
+    .transform((tags) => [...new Set(tags)])
+    .optional()
+    .describe("Segments for earning rules (lowercased, at most 50 of 40 characters)"),
 };
 
 export const memberEnrolSchema = z
@@ -44,6 +51,9 @@ export const memberEnrolSchema = z
       .strict(),
     channel: z.enum(["pos", "online", "app"]).default("pos"),
     storeId: z.string().trim().min(1).max(64).optional(),
+    // Judged by the referrals module after the member is written (see attachReferral).
+    referralCode: z.string().trim().min(1).max(32).optional(),
+    deviceFingerprint: z.string().min(1).max(256).optional(),
   })
   .strict()
   .refine((value) => value.phone !== undefined || value.email !== undefined, {
@@ -99,7 +109,8 @@ export const memberSchema = z.object({
   city: z.string().nullable(),
   gender: z.string().nullable(),
   ageBand: z.string().nullable(),
-  status: z.enum(["active", "blocked"]),
+  tags: z.array(z.string()),
+  status: z.enum(["active", "blocked", "erased"]),
   blockedReason: z.string().nullable(),
   consents: z.object({
     termsAcceptedAt: z.string(),
@@ -143,6 +154,7 @@ export async function enrolMember(
       city: input.city ?? null,
       gender: input.gender ?? null,
       age_band: input.ageBand ?? null,
+      tags: input.tags ?? [],
       status: "active",
       blocked_reason: null,
       terms_accepted_at: now,
@@ -169,7 +181,7 @@ export async function enrolMember(
 
 async function insertMember(tx: Tx, row: MembersTable): Promise<void> {
   try {
-    await tx.insertInto("members").values(row).execute();
+    await tx.insertInto("members").values(sealMember(row)).execute();
   } catch (error) {
     // Two enrolments racing for one phone or email: the unique index decides.
     if (pgErrorCode(error) === "23505") {
@@ -185,24 +197,23 @@ async function assertIdentifiersFree(
   ids: { phone?: string | null; email?: string | null },
   exceptMemberId: string | null,
 ): Promise<void> {
-  const checks: [string, string | null | undefined][] = [
-    ["phone_e164", ids.phone],
-    ["email", ids.email],
-  ];
-  for (const [column, value] of checks) {
-    if (!value) continue;
+  const checks = [
+    ["phone", "phone_bidx", ids.phone ? phoneIndex(programId, ids.phone) : null],
+    ["email", "email_bidx", ids.email ? emailIndex(programId, ids.email) : null],
+  ] as const;
+  for (const [field, column, index] of checks) {
+    if (index === null) continue;
     const existing = await tx
       .selectFrom("members")
       .select("id")
       .where("program_id", "=", programId)
-      .where(column as "email", "=", value)
+      .where(column, "=", index)
       .executeTakeFirst();
     if (existing && existing.id !== exceptMemberId) {
-      throw new DomainError(
-        "identifier_taken",
-        `${column === "email" ? "email" : "phone"} is already enrolled in this program`,
-        { field: column === "email" ? "email" : "phone", memberId: existing.id },
-      );
+      throw new DomainError("identifier_taken", `${field} is already enrolled in this program`, {
+        field,
+        memberId: existing.id,
+      });
     }
   }
 }
@@ -216,6 +227,7 @@ export async function updateMember(
 ): Promise<MemberView> {
   {
     const current = await lockMember(tx, programId, memberId);
+    assertNotErased(current);
     const phone =
       input.phone === undefined
         ? undefined
@@ -248,13 +260,17 @@ export async function updateMember(
     const row = await tx
       .updateTable("members")
       .set({
-        phone_e164: nextPhone,
-        email: nextEmail,
-        ...(input.name !== undefined && { name: input.name }),
-        ...(input.birthday !== undefined && { birthday: input.birthday }),
+        // All four fields are sealed again, so the row stays under one key (data_key_id).
+        ...sealFields(memberId, programId, {
+          phone_e164: nextPhone,
+          email: nextEmail,
+          name: input.name === undefined ? current.name : input.name,
+          birthday: input.birthday === undefined ? current.birthday : input.birthday,
+        }),
         ...(input.city !== undefined && { city: input.city }),
         ...(input.gender !== undefined && { gender: input.gender }),
         ...(input.ageBand !== undefined && { age_band: input.ageBand }),
+        ...(input.tags !== undefined && { tags: input.tags }),
         consents: JSON.stringify(consents),
         updated_at: now,
       })
@@ -267,7 +283,7 @@ export async function updateMember(
       payload: { memberId, fields: Object.keys(input), consentsChanged: changed },
       at: now,
     });
-    return toView(row);
+    return toView(openMember(row));
   }
 }
 
@@ -280,7 +296,7 @@ export async function setMemberStatus(
   reason: string | null,
 ): Promise<MemberView> {
   {
-    await lockMember(tx, programId, memberId);
+    assertNotErased(await lockMember(tx, programId, memberId));
     const row = await tx
       .updateTable("members")
       .set({ status, blocked_reason: status === "blocked" ? reason : null, updated_at: now })
@@ -293,7 +309,7 @@ export async function setMemberStatus(
       payload: { memberId, reason },
       at: now,
     });
-    return toView(row);
+    return toView(openMember(row));
   }
 }
 
@@ -331,7 +347,7 @@ export async function listMembers(
     .orderBy("id")
     .limit(page.limit);
   if (page.after) query = query.where("id", ">", page.after);
-  return (await query.execute()).map(toView);
+  return (await query.execute()).map((record) => toView(openMember(record)));
 }
 
 /**
@@ -353,7 +369,7 @@ export async function findMemberRow(
   if (ref.id !== undefined) {
     query = query.where("id", "=", ref.id);
   } else if (ref.phone !== undefined) {
-    query = query.where("phone_e164", "=", normalizePhone(ref.phone));
+    query = query.where("phone_bidx", "=", phoneIndex(programId, normalizePhone(ref.phone)));
   } else if (ref.card !== undefined) {
     const card = ref.card.replace(/[\s-]/g, "");
     if (!isValidCardNumber(card)) {
@@ -363,13 +379,13 @@ export async function findMemberRow(
     }
     query = query.where("card_number", "=", card);
   } else if (ref.email !== undefined) {
-    query = query.where("email", "=", normalizeEmail(ref.email));
+    query = query.where("email_bidx", "=", emailIndex(programId, normalizeEmail(ref.email)));
   } else {
     throw new DomainError("validation_failed", "no member identifier given");
   }
   const row = await query.executeTakeFirst();
   if (!row) throw notFound("member_not_found", label);
-  return row;
+  return openMember(row);
 }
 
 /**
@@ -382,11 +398,11 @@ export async function findMemberRows(
   refs: MemberRef[],
 ): Promise<(MembersTable | DomainError)[]> {
   const keys = refs.map(
-    (ref): { column: "id" | "phone_e164" | "card_number"; value: string } | DomainError => {
+    (ref): { column: "id" | "phone_bidx" | "card_number"; value: string } | DomainError => {
       try {
         if (ref.id !== undefined) return { column: "id", value: ref.id };
         if (ref.phone !== undefined)
-          return { column: "phone_e164", value: normalizePhone(ref.phone) };
+          return { column: "phone_bidx", value: phoneIndex(programId, normalizePhone(ref.phone)) };
         const card = (ref.card ?? "").replace(/[\s-]/g, "");
         if (!isValidCardNumber(card)) {
           return new DomainError("validation_failed", "card number is not valid (check digit)", {
@@ -400,10 +416,10 @@ export async function findMemberRows(
       }
     },
   );
-  const wanted = (column: "id" | "phone_e164" | "card_number") =>
+  const wanted = (column: "id" | "phone_bidx" | "card_number") =>
     keys.flatMap((key) => (key instanceof DomainError || key.column !== column ? [] : [key.value]));
   const ids = wanted("id");
-  const phones = wanted("phone_e164");
+  const phones = wanted("phone_bidx");
   const cards = wanted("card_number");
   const rows =
     ids.length + phones.length + cards.length === 0
@@ -415,16 +431,24 @@ export async function findMemberRows(
           .where((eb) =>
             eb.or([
               ...(ids.length > 0 ? [eb("id", "in", ids)] : []),
-              ...(phones.length > 0 ? [eb("phone_e164", "in", phones)] : []),
+              ...(phones.length > 0 ? [eb("phone_bidx", "in", phones)] : []),
               ...(cards.length > 0 ? [eb("card_number", "in", cards)] : []),
             ]),
           )
           .execute();
+  // Each row is decrypted once, however many references name it.
+  const opened = new Map<string, MembersTable>();
   return keys.map((key, index) => {
     if (key instanceof DomainError) return key;
-    const row = rows.find((candidate) => candidate[key.column] === key.value);
+    const record = rows.find((candidate) => candidate[key.column] === key.value);
     const ref = refs[index] as MemberRef;
-    return row ?? notFound("member_not_found", ref.id ?? ref.phone ?? ref.card ?? "");
+    if (!record) return notFound("member_not_found", ref.id ?? ref.phone ?? ref.card ?? "");
+    let row = opened.get(record.id);
+    if (!row) {
+      row = openMember(record);
+      opened.set(record.id, row);
+    }
+    return row;
   });
 }
 
@@ -437,7 +461,17 @@ async function lockMember(tx: Tx, programId: string, memberId: string): Promise<
     .forUpdate()
     .executeTakeFirst();
   if (!row) throw notFound("member_not_found", memberId);
-  return row;
+  return openMember(row);
+}
+
+/** An erased member keeps its id for the ledger but can no longer change or come back. */
+function assertNotErased(row: MembersTable): void {
+  if (row.status === "erased") {
+    throw new DomainError("member_blocked", `member ${row.id} is erased`, {
+      memberId: row.id,
+      status: "erased",
+    });
+  }
 }
 
 export function toView(row: MembersTable): MemberView {
@@ -455,6 +489,7 @@ export function toView(row: MembersTable): MemberView {
     city: row.city,
     gender: row.gender,
     ageBand: row.age_band,
+    tags: row.tags ?? [],
     status: row.status,
     blockedReason: row.blocked_reason,
     consents: {

@@ -225,17 +225,20 @@ export function basePoints(program: Program, totalMinor: number): number {
 /** When points earned at `earnedAt` expire under the program's policy; null when they never do. */
 export function expiryFor(program: Program, earnedAt: Date): Date | null {
   if (program.expiry_kind === "none" || program.expiry_value === null) return null;
-  if (program.expiry_kind === "months_after_earn") {
-    const at = new Date(earnedAt);
-    const day = at.getUTCDate();
-    at.setUTCDate(1);
-    at.setUTCMonth(at.getUTCMonth() + program.expiry_value);
-    const lastDay = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 0)).getUTCDate();
-    at.setUTCDate(Math.min(day, lastDay));
-    return at;
-  }
+  if (program.expiry_kind === "months_after_earn") return addMonths(earnedAt, program.expiry_value);
   const year = yearIn(program.timezone, earnedAt) + program.expiry_value;
   return startOfYearIn(program.timezone, year);
+}
+
+/** `from` moved by whole months (negative goes back), the day clamped to the target month's end. */
+export function addMonths(from: Date, months: number): Date {
+  const at = new Date(from);
+  const day = at.getUTCDate();
+  at.setUTCDate(1);
+  at.setUTCMonth(at.getUTCMonth() + months);
+  const lastDay = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 0)).getUTCDate();
+  at.setUTCDate(Math.min(day, lastDay));
+  return at;
 }
 
 function earnColumns(rate: z.infer<typeof earnRateSchema>, currency: string) {
@@ -299,14 +302,15 @@ function isTimezone(name: string): boolean {
   }
 }
 
-function yearIn(timezone: string, at: Date): number {
+/** The calendar year of an instant in `timezone`. */
+export function yearIn(timezone: string, at: Date): number {
   return Number(
     new Intl.DateTimeFormat("en-US", { timeZone: timezone, year: "numeric" }).format(at),
   );
 }
 
 /** 00:00 on 1 January of `year` in `timezone`, as an instant. */
-function startOfYearIn(timezone: string, year: number): Date {
+export function startOfYearIn(timezone: string, year: number): Date {
   const guess = Date.UTC(year, 0, 1);
   const offsetMs = zoneOffsetMs(timezone, new Date(guess));
   return new Date(guess - offsetMs);

@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import { z } from "zod";
 import type { Ctx } from "../../context.ts";
 import { valuesPerFlushMax, WriteBatch } from "../../db/batch.ts";
-import type { Tx } from "../../db/client.ts";
+import type { Queryable, Tx } from "../../db/client.ts";
 import type { MembersTable, TransactionsTable } from "../../db/schema.ts";
 import { invariant } from "../../lib/assert.ts";
 
@@ -13,7 +13,13 @@ import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { payloadHash } from "../../lib/json.ts";
 import { fromMinor, toMinor } from "../../lib/money.ts";
-import { type BalanceRow, earnForPurchase, lockMembers, reverseEarn } from "../ledger/index.ts";
+import {
+  type BalanceRow,
+  earnForPurchase,
+  lockMembers,
+  readBalance,
+  reverseEarn,
+} from "../ledger/index.ts";
 import { findMemberRows, memberRefSchema } from "../members/index.ts";
 import { emit } from "../outbox/index.ts";
 import {
@@ -23,6 +29,16 @@ import {
   moneyInput,
   type Program,
 } from "../programs/index.ts";
+import { grantReward } from "../rewards/index.ts";
+import {
+  breakdownLineSchema,
+  campaignOutcomeSchema,
+  type EarnEvent,
+  EarnSession,
+  type Evaluation,
+  loadActiveCampaigns,
+} from "../rules/index.ts";
+import { afterPurchases } from "../tiers/index.ts";
 
 /** How far ahead of the server clock a till's clock may run before its receipts are refused. */
 const clockSkewMs = 5 * 60_000;
@@ -46,6 +62,11 @@ export const lineSchema = z
   .object({
     sku: z.string().trim().min(1).max(64),
     category: z.string().trim().min(1).max(64).optional(),
+    brand: z.string().trim().min(1).max(64).optional(),
+    kind: z
+      .enum(["product", "reward"])
+      .default("product")
+      .describe("reward: a line paid with a reward or voucher; it never earns points"),
     quantity: quantitySchema,
     unitPrice: moneyInput,
   })
@@ -117,9 +138,13 @@ export const purchaseResultSchema = z.object({
   pointsState: z.enum(["pending", "available", "none"]),
   availableAt: z.string().nullable(),
   expiresAt: z.string().nullable(),
-  breakdown: z.array(
-    z.object({ source: z.string(), description: z.string(), points: z.number().int() }),
-  ),
+  breakdown: z
+    .array(breakdownLineSchema)
+    .describe("Which rule gave which points: base rate, tier multiplier, each campaign rule"),
+  vouchers: z
+    .array(z.object({ campaignId: z.string(), rewardId: z.string(), voucherId: z.string(), code: z.string() }))
+    .optional()
+    .describe("Free rewards awarded by campaigns"),
   balance: balanceSchema.nullable(),
   replayed: z.boolean(),
 });
@@ -173,6 +198,36 @@ interface PreparedPurchase {
   occurredAt: Date;
   totalMinor: number;
   lines: (PurchaseInput["lines"][number] & { unitPriceMinor: number; amountMinor: number })[];
+}
+
+/** A purchase as the rules engine sees it; the same for the real earn and the preview. */
+function earnEvent(program: Program, purchase: PreparedPurchase, member: MembersTable | null): EarnEvent {
+  const rewardMinor = purchase.lines.reduce(
+    (sum, line) => sum + (line.kind === "reward" ? line.amountMinor : 0),
+    0,
+  );
+  return {
+    trigger: "purchase",
+    occurredAt: purchase.occurredAt,
+    timezone: program.timezone,
+    currency: program.currency,
+    channel: purchase.input.channel,
+    storeId: purchase.input.storeId,
+    totalMinor: purchase.totalMinor,
+    lines: purchase.lines.map((line, index) => ({
+      lineNo: index + 1,
+      sku: line.sku,
+      category: line.category ?? null,
+      brand: line.brand ?? null,
+      kind: line.kind,
+      quantityMilli: Math.round(line.quantity * 1000),
+      amountMinor: line.amountMinor,
+    })),
+    // Reward lines were paid with a reward, not money: they never earn.
+    basePoints: basePoints(program, Math.max(0, purchase.totalMinor - rewardMinor)),
+    baseDescription: baseRateDescription(program),
+    member,
+  };
 }
 
 /** Checks one purchase against its program without touching the database. */
@@ -264,6 +319,24 @@ async function recordPurchases(
     [...members.values()].map((member) => member.id),
   );
 
+  // The rules see each new receipt of an active member once, in order, before anything is written.
+  const events = new Map<number, EarnEvent>();
+  const fresh = new Set<string>();
+  for (const [index, outcome] of outcomes.entries()) {
+    if (!isPrepared(outcome)) continue;
+    const key = receiptKey(outcome.input.storeId, outcome.input.externalId);
+    if (stored.has(key) || fresh.has(key)) continue;
+    fresh.add(key);
+    const member = members.get(index);
+    if (member && locked.get(member.id)?.status === "active") {
+      events.set(index, earnEvent(program, outcome, member));
+    }
+  }
+  const campaigns = events.size > 0 ? await loadActiveCampaigns(tx, programId, now) : [];
+  const session = await EarnSession.open(tx, programId, campaigns, [...events.values()], {
+    lock: true,
+  });
+
   const batch = new WriteBatch(tx);
   for (const [index, outcome] of outcomes.entries()) {
     if (!isPrepared(outcome)) continue;
@@ -283,8 +356,20 @@ async function recordPurchases(
       continue;
     }
     // A large batch goes out in several statements; balances and receipts carry over in memory.
-    if (batch.valueCount > valuesPerFlushMax) await batch.flush();
-    const written = await writePurchase(batch, program, outcome, lock?.balance ?? null, now);
+    if (batch.valueCount > valuesPerFlushMax) {
+      await session.addWrites(batch, now);
+      await batch.flush();
+    }
+    const event = events.get(index);
+    const evaluation = event ? session.evaluate(event) : null;
+    const written = await writePurchase(
+      batch,
+      program,
+      outcome,
+      lock?.balance ?? null,
+      evaluation,
+      now,
+    );
     if (lock && written.balance) lock.balance = written.balance;
     stored.set(key, {
       id: written.result.transactionId,
@@ -295,8 +380,74 @@ async function recordPurchases(
     });
     outcomes[index] = written.result;
   }
+  await session.addWrites(batch, now);
   await batch.flush();
+  // Tiers move up as soon as a purchase crosses a threshold; replays add nothing to count.
+  await afterPurchases(
+    tx,
+    program,
+    outcomes.flatMap((outcome) =>
+      "transactionId" in outcome && !outcome.replayed && outcome.memberId ? [outcome.memberId] : [],
+    ),
+    now,
+  );
   return outcomes as (PurchaseResult | DomainError)[];
+}
+
+export const previewResultSchema = z.object({
+  memberId: z.string().nullable().describe("null: the member-less estimate"),
+  total: z.string(),
+  currency: z.string(),
+  pointsEarned: z.number().int(),
+  pointsState: z.enum(["pending", "available", "none"]),
+  breakdown: z.array(breakdownLineSchema),
+  rewards: z.array(z.object({ campaignId: z.string(), ruleId: z.string(), rewardId: z.string() })),
+  lines: z.array(z.object({ lineNo: z.number().int(), points: z.number().int() })),
+  campaigns: z
+    .array(campaignOutcomeSchema)
+    .describe("Every campaign with a purchase rule: matched or not (which condition failed), caps"),
+});
+export type PreviewResult = z.infer<typeof previewResultSchema>;
+
+/**
+ * The points a purchase would earn now, computed exactly as the real earn does, without writing
+ * anything or taking locks. Without a member it estimates for a member with no tier, tags or
+ * history: rules about the member do not match.
+ */
+export async function previewPurchase(
+  db: Queryable,
+  now: Date,
+  programId: string,
+  input: PurchaseInput,
+): Promise<PreviewResult> {
+  const program = await getProgramCached(db, programId);
+  const purchase = preparePurchase(program, input, now);
+  let member: MembersTable | null = null;
+  if (input.member) {
+    const [found] = await findMemberRows(db, programId, [input.member]);
+    if (found instanceof DomainError) throw found;
+    if (!found) throw notFound("member_not_found", "");
+    if (found.status !== "active") {
+      throw new DomainError("member_blocked", `member ${found.id} is blocked`, { memberId: found.id });
+    }
+    member = found;
+  }
+  const event = earnEvent(program, purchase, member);
+  const campaigns = await loadActiveCampaigns(db, programId, now);
+  const session = await EarnSession.open(db, programId, campaigns, [event], { lock: false });
+  const evaluation = session.evaluate(event);
+  const availableAt = purchase.occurredAt.getTime() + program.returns_window_days * 86_400_000;
+  return {
+    memberId: member?.id ?? null,
+    total: fromMinor(purchase.totalMinor, program.currency),
+    currency: program.currency,
+    pointsEarned: evaluation.points,
+    pointsState: evaluation.points === 0 ? "none" : availableAt > now.getTime() ? "pending" : "available",
+    breakdown: evaluation.breakdown,
+    rewards: evaluation.rewards,
+    lines: evaluation.linePoints.map((points, index) => ({ lineNo: index + 1, points })),
+    campaigns: evaluation.campaigns,
+  };
 }
 
 function isPrepared(
@@ -325,17 +476,22 @@ function replayOutcome(
   return { ...(existing.result as PurchaseResult), replayed: true };
 }
 
-/** Adds one new purchase to the batch: its row (with its answer), lines, points and event. */
+/**
+ * Adds one new purchase to the batch: its row (with its answer), lines with the points each
+ * earned, points, vouchers the campaigns awarded, and its event. No evaluation: an anonymous
+ * basket, which earns nothing.
+ */
 async function writePurchase(
   batch: WriteBatch,
   program: Program,
   purchase: PreparedPurchase,
   balance: BalanceRow | null,
+  evaluation: Evaluation | null,
   now: Date,
 ): Promise<{ result: PurchaseResult; balance: BalanceRow | null }> {
   const { input, totalMinor } = purchase;
   const transactionId = newId("transaction");
-  const points = balance ? basePoints(program, totalMinor) : 0;
+  const points = balance && evaluation ? evaluation.points : 0;
   const earned = balance
     ? await earnForPurchase(batch, balance, {
         program,
@@ -347,6 +503,17 @@ async function writePurchase(
       })
     : null;
   const lot = earned?.lot ?? null;
+  const vouchers: NonNullable<PurchaseResult["vouchers"]> = [];
+  for (const reward of balance ? (evaluation?.rewards ?? []) : []) {
+    const voucher = await grantReward(batch, {
+      programId: program.id,
+      memberId: balance?.memberId as string,
+      rewardId: reward.rewardId,
+      source: { campaignId: reward.campaignId, transactionId },
+      at: now,
+    });
+    vouchers.push({ campaignId: reward.campaignId, rewardId: reward.rewardId, ...voucher });
+  }
   const result: PurchaseResult = {
     transactionId,
     externalId: input.externalId,
@@ -358,9 +525,8 @@ async function writePurchase(
     pointsState: lot?.state ?? "none",
     availableAt: lot?.availableAt.toISOString() ?? null,
     expiresAt: lot?.expiresAt?.toISOString() ?? null,
-    breakdown: balance
-      ? [{ source: "base", description: baseRateDescription(program), points }]
-      : [],
+    breakdown: balance && evaluation ? evaluation.breakdown : [],
+    ...(vouchers.length > 0 && { vouchers }),
     balance: earned && balanceView(earned.balance),
     replayed: false,
   };
@@ -386,9 +552,12 @@ async function writePurchase(
       program_id: program.id,
       sku: line.sku,
       category: line.category ?? null,
+      brand: line.brand ?? null,
+      kind: line.kind,
       quantity: String(line.quantity),
       unit_price_minor: line.unitPriceMinor,
       amount_minor: line.amountMinor,
+      points_earned: balance && evaluation ? (evaluation.linePoints[index] ?? 0) : 0,
     });
   }
   await emit(batch, {
@@ -406,6 +575,11 @@ async function writePurchase(
     at: now,
   });
   return { result, balance: earned?.balance ?? null };
+}
+
+/** Points already given back for a line by earlier entries of the same refund. */
+function sumBack(updates: { lineNo: number; pointsBack: number }[], lineNo: number): number {
+  return updates.reduce((sum, update) => sum + (update.lineNo === lineNo ? update.pointsBack : 0), 0);
 }
 
 function baseRateDescription(program: Program): string {
@@ -471,7 +645,9 @@ export async function recordRefund(
   }
 
   let amountMinor: number;
-  const lineUpdates: { lineNo: number; quantity: number }[] = [];
+  const lineUpdates: { lineNo: number; quantity: number; pointsBack: number }[] = [];
+  /** Points the refunded lines earned; null when refunding by amount or lines from before 004. */
+  let linePointsBack: number | null = null;
   if (input.amount !== undefined) {
     amountMinor = toMinor(input.amount, program.currency, "amount");
   } else {
@@ -482,9 +658,15 @@ export async function recordRefund(
       .forUpdate()
       .execute();
     amountMinor = 0;
+    linePointsBack = lines.some((line) => line.points_earned === null) ? null : 0;
+    const asked = new Map<number, number>();
     for (const [index, wanted] of (input.lines ?? []).entries()) {
       const line = lines.find((candidate) => candidate.line_no === wanted.lineNo);
-      const left = line ? Number(line.quantity) - Number(line.refunded_quantity) : 0;
+      const askedBefore = asked.get(wanted.lineNo) ?? 0;
+      asked.set(wanted.lineNo, askedBefore + wanted.quantity);
+      const left = line
+        ? Number(line.quantity) - Number(line.refunded_quantity) - askedBefore
+        : 0;
       if (!line || wanted.quantity > left + 1e-9) {
         throw new DomainError(
           "refund_line_invalid",
@@ -497,7 +679,20 @@ export async function recordRefund(
         );
       }
       amountMinor += Math.round((line.amount_minor * wanted.quantity) / Number(line.quantity));
-      lineUpdates.push(wanted);
+      // A line gives back what it earned in proportion to its refunded quantity (rounded down);
+      // the refund that empties it gives back the rest exactly.
+      const quantityMilli = Math.round(Number(line.quantity) * 1000);
+      const refundedMilli =
+        Math.round((Number(line.refunded_quantity) + askedBefore + wanted.quantity) * 1000);
+      const linePoints = line.points_earned ?? 0;
+      const targetBack =
+        refundedMilli >= quantityMilli
+          ? linePoints
+          : Number((BigInt(linePoints) * BigInt(refundedMilli)) / BigInt(quantityMilli));
+      const reversedBefore = line.points_reversed + sumBack(lineUpdates, wanted.lineNo);
+      const pointsBack = Math.max(0, targetBack - reversedBefore);
+      if (linePointsBack !== null) linePointsBack += pointsBack;
+      lineUpdates.push({ ...wanted, pointsBack });
     }
   }
   if (amountMinor <= 0) {
@@ -512,13 +707,21 @@ export async function recordRefund(
       refundedBefore: fromMinor(original.refunded_minor, program.currency),
     });
   }
-  // Cumulative rounding: partial refunds round down, the last refund takes back the rest exactly.
+  // By lines: exactly what those lines earned. By amount: in proportion, rounded down and
+  // cumulative. Either way the refund that completes the total takes back the rest exactly (points
+  // too small to split over lines stay with the receipt until then).
   const reversedTarget =
     refundedAfter === original.total_minor
       ? original.points_earned
-      : Number(
-          (BigInt(original.points_earned) * BigInt(refundedAfter)) / BigInt(original.total_minor),
-        );
+      : linePointsBack !== null
+        ? Math.min(original.points_earned, original.points_reversed + linePointsBack)
+        : Math.max(
+            original.points_reversed,
+            Number(
+              (BigInt(original.points_earned) * BigInt(refundedAfter)) /
+                BigInt(original.total_minor),
+            ),
+          );
   const points = reversedTarget - original.points_reversed;
   const refundId = newId("refund");
   const batch = new WriteBatch(tx);
@@ -534,13 +737,25 @@ export async function recordRefund(
       })
     : null;
   const alreadyExpired = reversal?.alreadyExpired ?? 0;
+  // One update per line: a statement may change a row only once.
+  const perLine = new Map<number, { quantity: number; pointsBack: number }>();
   for (const update of lineUpdates) {
+    const sum = perLine.get(update.lineNo) ?? { quantity: 0, pointsBack: 0 };
+    perLine.set(update.lineNo, {
+      quantity: sum.quantity + update.quantity,
+      pointsBack: sum.pointsBack + update.pointsBack,
+    });
+  }
+  for (const [lineNo, update] of perLine) {
     batch.add(
       tx
         .updateTable("transaction_lines")
-        .set({ refunded_quantity: sql`refunded_quantity + ${String(update.quantity)}::numeric` })
+        .set({
+          refunded_quantity: sql`refunded_quantity + ${update.quantity.toFixed(3)}::numeric`,
+          points_reversed: sql`points_reversed + ${update.pointsBack}`,
+        })
         .where("transaction_id", "=", original.id)
-        .where("line_no", "=", update.lineNo),
+        .where("line_no", "=", lineNo),
     );
   }
   batch.add(
@@ -655,10 +870,18 @@ export const transactionSchema = z.object({
       lineNo: z.number().int(),
       sku: z.string(),
       category: z.string().nullable(),
+      brand: z.string().nullable(),
+      kind: z.enum(["product", "reward"]),
       quantity: z.number(),
       unitPrice: z.string(),
       amount: z.string(),
       refundedQuantity: z.number(),
+      pointsEarned: z
+        .number()
+        .int()
+        .nullable()
+        .describe("Points the line earned; null for lines recorded before per-line points"),
+      pointsReversed: z.number().int(),
     }),
   ),
 });
@@ -688,10 +911,14 @@ export async function getTransaction(
       lineNo: line.line_no,
       sku: line.sku,
       category: line.category,
+      brand: line.brand,
+      kind: line.kind,
       quantity: Number(line.quantity),
       unitPrice: fromMinor(line.unit_price_minor, row.currency),
       amount: fromMinor(line.amount_minor, row.currency),
       refundedQuantity: Number(line.refunded_quantity),
+      pointsEarned: line.points_earned === null ? null : Number(line.points_earned),
+      pointsReversed: Number(line.points_reversed),
     })),
   };
 }

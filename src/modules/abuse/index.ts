@@ -1,0 +1,30 @@
+/** Abuse limits: velocity rules checked inside actions, second approver for large adjustments. */
+export {
+  type AdjustmentPolicy,
+  type AdjustmentRequestView,
+  adjustmentPolicySchema,
+  adjustmentRequestSchema,
+  decideAdjustment,
+  getAdjustmentPolicy,
+  getAdjustmentRequest,
+  listAdjustmentRequests,
+  needsApproval,
+  requestAdjustment,
+  setAdjustmentPolicy,
+} from "./approvals.ts";
+export {
+  type BlockedAttempt,
+  checkVelocity,
+  listVelocityBlocks,
+  listVelocityRules,
+  recordBlockedAttempt,
+  replaceVelocityRules,
+  rulesPerProgramMax,
+  type VelocityInput,
+  VelocityLimitedError,
+  type VelocityRuleInput,
+  type VelocityRuleView,
+  velocityBlockSchema,
+  velocityRuleInputSchema,
+  velocityRuleSchema,
+} from "./velocity.ts";

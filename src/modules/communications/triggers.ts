@@ -1,0 +1,324 @@
+import type { Ctx } from "../../context.ts";
+import type { Tx } from "../../db/client.ts";
+import { expiringLotBatches, inactiveMembers } from "../ledger/index.ts";
+import { listMembers } from "../members/index.ts";
+import { listPrograms, type ProgramView } from "../programs/index.ts";
+import { enqueue, type MessageVariables, type NewMessage } from "./queue.ts";
+import { type CommSettings, getSettings } from "./settings.ts";
+import type { Trigger } from "./templates.ts";
+import { localDay, localDayStart } from "./time.ts";
+
+/** Outbox events read per consumer transaction, and transactions per pass. */
+export const eventBatchMax = 200;
+const eventRoundsMax = 25;
+/**
+ * A gap in the outbox sequence is a transaction still in flight (or one that rolled back). The
+ * consumer waits this long for it before moving past, so a late commit is not skipped.
+ */
+export const outboxHoleGraceMs = 10_000;
+const cursorName = "communications";
+const scanPageMax = 200;
+
+interface OutboxRow {
+  seq: number;
+  id: string;
+  program_id: string | null;
+  type: string;
+  payload: unknown;
+  created_at: Date;
+}
+
+type EventTrigger = { trigger: Trigger; memberId: string; variables: MessageVariables };
+
+/** What each event means for members; events not named here send nothing. */
+const eventTriggers: Record<string, (payload: Record<string, unknown>) => EventTrigger | null> = {
+  "member.enrolled": (p) => ({ trigger: "welcome", memberId: String(p.memberId), variables: {} }),
+  "points.earned": (p) => ({
+    trigger: "points_earned",
+    memberId: String(p.memberId),
+    variables: { points: Number(p.points), expiresAt: stringOrNull(p.expiresAt) },
+  }),
+  "points.pending": (p) => ({
+    trigger: "points_earned",
+    memberId: String(p.memberId),
+    variables: { points: Number(p.points), pending: true, availableAt: stringOrNull(p.availableAt) },
+  }),
+  "points.released": (p) => ({
+    trigger: "points_released",
+    memberId: String(p.memberId),
+    variables: { points: Number(p.points) },
+  }),
+  "reward.redeemed": (p) =>
+    typeof p.memberId === "string"
+      ? {
+          trigger: "reward_redeemed",
+          memberId: p.memberId,
+          variables: {
+            points: Number(p.points ?? 0),
+            rewardName: String(p.rewardName ?? p.rewardId ?? ""),
+          },
+        }
+      : null,
+  "tier.changed": (p) => ({
+    trigger: "tier_changed",
+    memberId: String(p.memberId),
+    variables: {
+      tierName: String(p.toTierName ?? p.tierName ?? p.toCode ?? p.code ?? p.toTierId ?? ""),
+      tierUp: p.direction === "up" || p.direction === "upgrade",
+    },
+  }),
+  "referral.completed": (p) =>
+    typeof p.referrerId === "string"
+      ? {
+          trigger: "referral_completed",
+          memberId: p.referrerId,
+          variables: { points: Number(p.referrerPoints ?? 0) || null },
+        }
+      : null,
+};
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === "string" ? value : value instanceof Date ? value.toISOString() : null;
+}
+
+/** One message per enabled channel; the gates at send time decide which of them go out. */
+function fanOut(
+  programId: string,
+  settings: CommSettings,
+  found: EventTrigger,
+  dedupeKey: string,
+): NewMessage[] {
+  if (settings.disabledTriggers.includes(found.trigger)) return [];
+  return settings.channels.map((channel) => ({
+    programId,
+    memberId: found.memberId,
+    trigger: found.trigger,
+    channel,
+    variables: found.variables,
+    dedupeKey: `${dedupeKey}:${channel}`,
+  }));
+}
+
+export interface ConsumeReport {
+  eventsRead: number;
+  queued: number;
+}
+
+/**
+ * Reads the outbox after commit with this module's own cursor and queues the messages events
+ * call for, in the transaction that moves the cursor: each event is handled exactly once. The
+ * cursor row is taken with SKIP LOCKED, so a second process simply leaves the work to the first.
+ */
+export async function consumeOutbox(
+  ctx: Ctx,
+  report: ConsumeReport,
+  holeGraceMs = outboxHoleGraceMs,
+): Promise<void> {
+  for (let round = 0; round < eventRoundsMax; round++) {
+    const more = await ctx.db.transaction((tx) => consumeBatch(ctx, tx, report, holeGraceMs));
+    if (!more) return;
+  }
+}
+
+async function consumeBatch(
+  ctx: Ctx,
+  tx: Tx,
+  report: ConsumeReport,
+  holeGraceMs: number,
+): Promise<boolean> {
+  const now = ctx.clock.now();
+  const cursor = await tx
+    .selectFrom("comm_outbox_cursor")
+    .selectAll()
+    .where("name", "=", cursorName)
+    .forUpdate()
+    .skipLocked()
+    .executeTakeFirst();
+  if (!cursor) return false;
+  const rows = (await tx
+    .selectFrom("outbox_events")
+    .selectAll()
+    .where("seq", ">", cursor.seq)
+    .orderBy("seq")
+    .limit(eventBatchMax)
+    .execute()) as OutboxRow[];
+  let last = Number(cursor.seq);
+  let holeSeenAt = cursor.hole_seen_at;
+  const taken: OutboxRow[] = [];
+  for (const row of rows) {
+    if (row.seq !== last + 1) {
+      holeSeenAt ??= now;
+      if (now.getTime() - holeSeenAt.getTime() < holeGraceMs) break;
+    }
+    holeSeenAt = null;
+    taken.push(row);
+    last = row.seq;
+  }
+  const settingsOf = new Map<string, CommSettings>();
+  const messages: NewMessage[] = [];
+  for (const row of taken) {
+    const map = eventTriggers[row.type];
+    if (!map || !row.program_id) continue;
+    const found = map(row.payload as Record<string, unknown>);
+    if (!found) continue;
+    let settings = settingsOf.get(row.program_id);
+    if (!settings) {
+      settings = await getSettings(tx, row.program_id);
+      settingsOf.set(row.program_id, settings);
+    }
+    messages.push(...fanOut(row.program_id, settings, found, row.id));
+  }
+  report.eventsRead += taken.length;
+  report.queued += (await enqueue(tx, now, messages)).length;
+  await tx
+    .updateTable("comm_outbox_cursor")
+    .set({ seq: last, hole_seen_at: holeSeenAt })
+    .where("name", "=", cursorName)
+    .execute();
+  return taken.length === eventBatchMax;
+}
+
+export interface ScanReport {
+  programs: number;
+  queued: number;
+}
+
+type ScanName = "points_expiring" | "birthday" | "winback";
+
+/**
+ * Daily scans per program, once per local day in the program's timezone: birthdays, points about
+ * to expire, members gone quiet. Messages are keyed so a scan run twice (two processes, a crash
+ * before it was marked done) queues nothing twice.
+ */
+export async function runDailyScans(ctx: Ctx, report: ScanReport): Promise<void> {
+  for (const program of await listPrograms(ctx)) {
+    const now = ctx.clock.now();
+    const today = localDay(now, program.timezone);
+    const done = await ctx.db.kysely
+      .selectFrom("comm_scans")
+      .select(["scan", "last_day"])
+      .where("program_id", "=", program.id)
+      .execute();
+    const due = (scan: ScanName) => (done.find((row) => row.scan === scan)?.last_day ?? "") < today;
+    const scans: ScanName[] = (["points_expiring", "birthday", "winback"] as const).filter(due);
+    if (scans.length === 0) continue;
+    report.programs++;
+    const settings = await getSettings(ctx.db.kysely, program.id);
+    for (const scan of scans) {
+      if (!settings.disabledTriggers.includes(scan)) {
+        report.queued += await scanners[scan](ctx, program, settings, now);
+      }
+      await ctx.db.kysely
+        .insertInto("comm_scans")
+        .values({ program_id: program.id, scan, last_day: today })
+        .onConflict((oc) => oc.columns(["program_id", "scan"]).doUpdateSet({ last_day: today }))
+        .execute();
+    }
+  }
+}
+
+type Scanner = (
+  ctx: Ctx,
+  program: ProgramView,
+  settings: CommSettings,
+  now: Date,
+) => Promise<number>;
+
+const dayMs = 86_400_000;
+
+async function queueAll(ctx: Ctx, found: (EventTrigger & { key: string })[], program: string, settings: CommSettings) {
+  if (found.length === 0) return 0;
+  const messages = found.flatMap((item) => fanOut(program, settings, item, item.key));
+  return ctx.db.transaction(async (tx) => (await enqueue(tx, ctx.clock.now(), messages)).length);
+}
+
+const scanners: Record<ScanName, Scanner> = {
+  // One message per member and expiry instant: lots expiring together are one batch.
+  async points_expiring(ctx, program, settings, now) {
+    let queued = 0;
+    let after: { memberId: string; expiresAt: Date } | null = null;
+    for (;;) {
+      const batches = await expiringLotBatches(ctx.db.kysely, program.id, {
+        from: now,
+        until: new Date(now.getTime() + settings.expiringNoticeDays * dayMs),
+        after,
+        limit: scanPageMax,
+      });
+      queued += await queueAll(
+        ctx,
+        batches.map((batch) => ({
+          trigger: "points_expiring" as const,
+          memberId: batch.memberId,
+          variables: { points: batch.points, expiresAt: batch.expiresAt.toISOString() },
+          key: `expiring:${batch.memberId}:${batch.expiresAt.toISOString()}`,
+        })),
+        program.id,
+        settings,
+      );
+      const last = batches.at(-1);
+      if (!last || batches.length < scanPageMax) return queued;
+      after = last;
+    }
+  },
+  // Birthdays are personal data read through the members module (it decrypts them).
+  async birthday(ctx, program, settings, now) {
+    const today = localDay(now, program.timezone);
+    const monthDay = today.slice(5);
+    const leapDayToo = monthDay === "02-28" && !isLeapYear(Number(today.slice(0, 4)));
+    let queued = 0;
+    let after: string | undefined;
+    for (;;) {
+      const members = await listMembers(ctx, program.id, { limit: scanPageMax, after });
+      const born = members.filter(
+        (member) =>
+          member.status === "active" &&
+          member.birthday !== null &&
+          (member.birthday.slice(5) === monthDay || (leapDayToo && member.birthday.slice(5) === "02-29")),
+      );
+      queued += await queueAll(
+        ctx,
+        born.map((member) => ({
+          trigger: "birthday" as const,
+          memberId: member.id,
+          variables: {},
+          key: `birthday:${today.slice(0, 4)}:${member.id}`,
+        })),
+        program.id,
+        settings,
+      );
+      const last = members.at(-1);
+      if (!last || members.length < scanPageMax) return queued;
+      after = last.id;
+    }
+  },
+  // Once per quiet spell: the key carries the last activity, so a member who comes back and
+  // goes quiet again is messaged again.
+  async winback(ctx, program, settings, now) {
+    const since = new Date(localDayStart(now, program.timezone).getTime() - settings.winbackAfterDays * dayMs);
+    let queued = 0;
+    let after = "";
+    for (;;) {
+      const quiet = await inactiveMembers(ctx.db.kysely, program.id, { since, after, limit: scanPageMax });
+      queued += await queueAll(
+        ctx,
+        quiet.map((member) => ({
+          trigger: "winback" as const,
+          memberId: member.memberId,
+          variables: {
+            days: Math.floor((now.getTime() - member.lastActivityAt.getTime()) / dayMs),
+          },
+          key: `winback:${member.memberId}:${member.lastActivityAt.toISOString()}`,
+        })),
+        program.id,
+        settings,
+      );
+      const last = quiet.at(-1);
+      if (!last || quiet.length < scanPageMax) return queued;
+      after = last.memberId;
+    }
+  },
+};
+
+function isLeapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
