@@ -2,6 +2,7 @@ import pg from "pg";
 import { openContext } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { buildServer } from "../src/http/server.ts";
+import { benchKeyEnv } from "./server.ts";
 import type { Fixture } from "./workload.ts";
 import { purchaseFactory, randomMemberFactory } from "./workload.ts";
 
@@ -79,7 +80,12 @@ export async function profileRoutes(
 ): Promise<RouteProfile[]> {
   const restore = instrumentPg();
   const ctx = await openContext(
-    loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: "warn", SETIA_JOBS_INTERVAL_MS: "0" }),
+    loadConfig({
+      ...benchKeyEnv,
+      DATABASE_URL: databaseUrl,
+      LOG_LEVEL: "warn",
+      SETIA_JOBS_INTERVAL_MS: "0",
+    }),
   );
   const app = await buildServer(ctx);
   try {

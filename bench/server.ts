@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { repoRoot } from "./config.ts";
@@ -26,6 +27,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Members' data keys for the servers a run starts (PostgreSQL refuses to start without). */
+export const benchKeyEnv = {
+  SETIA_DATA_KEYS: process.env.SETIA_DATA_KEYS ?? `bench:${randomBytes(32).toString("base64")}`,
+  SETIA_INDEX_KEY: process.env.SETIA_INDEX_KEY ?? randomBytes(32).toString("base64"),
+};
+
 /**
  * Starts `node bin/setia.js start` on an empty database and waits for the owner key it prints
  * once (after it listens). `database` is a postgres:// URL or a PGlite data directory.
@@ -37,6 +44,7 @@ export async function startServer(
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...benchKeyEnv,
     PORT: String(port),
     HOST: "127.0.0.1",
     SETIA_JOBS_INTERVAL_MS: "0",

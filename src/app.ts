@@ -6,6 +6,7 @@ import { migrate } from "./db/migrate.ts";
 import { buildServer } from "./http/server.ts";
 import { startScheduler } from "./jobs/index.ts";
 import { type Clock, systemClock } from "./lib/clock.ts";
+import { resolveSigningKey, startChainer } from "./modules/audit/index.ts";
 import { countApiKeys, createApiKey } from "./modules/auth/index.ts";
 import { communicationsConfig, startMessageWorker } from "./modules/communications/index.ts";
 import { startWebhookWorker } from "./modules/webhooks/index.ts";
@@ -44,6 +45,10 @@ export async function openContext(
       ipPerMinute: config.SETIA_RATE_LIMIT_IP_PER_MINUTE,
     },
     communications: communicationsConfig(config),
+    audit: {
+      signingKey: resolveSigningKey(config, log),
+      checkpointIntervalMs: config.SETIA_AUDIT_CHECKPOINT_INTERVAL_MS,
+    },
   };
 }
 
@@ -70,6 +75,10 @@ export async function startPlatform(
     config.SETIA_MESSAGES_INTERVAL_MS > 0
       ? startMessageWorker(ctx, config.SETIA_MESSAGES_INTERVAL_MS)
       : null;
+  const chainer =
+    config.SETIA_AUDIT_CHAIN_INTERVAL_MS > 0
+      ? startChainer(ctx, config.SETIA_AUDIT_CHAIN_INTERVAL_MS)
+      : null;
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   if (ownerSecret) {
     // Printed once and never stored in clear: the operator must copy it now.
@@ -87,6 +96,7 @@ export async function startPlatform(
         await scheduler?.stop();
         await webhooks?.stop();
         await messages?.stop();
+        await chainer?.stop();
         await ctx.db.close();
       })();
       return stopping;

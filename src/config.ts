@@ -50,6 +50,11 @@ const envSchema = z.object({
   SETIA_VAPID_SUBJECT: z.string().optional(),
   /** Message worker period; sign-in codes wake it at once. 0 leaves messages to the scheduler. */
   SETIA_MESSAGES_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
+  /** Ed25519 private key (PKCS#8 PEM or its DER in base64) that signs audit checkpoints. */
+  SETIA_AUDIT_SIGNING_KEY: z.string().optional(),
+  /** Audit chainer period; 0 leaves chaining to the scheduler or `setia jobs run-once`. */
+  SETIA_AUDIT_CHAIN_INTERVAL_MS: z.coerce.number().int().min(0).default(2_000),
+  SETIA_AUDIT_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(1_000).default(600_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -21,10 +21,11 @@ export const testKeyEnv = {
   SETIA_DATA_KEYS: "test1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
   SETIA_INDEX_KEY: "aW5kZXgta2V5LWZvci10ZXN0cy0wMTIzNDU2Nzg5YWI=",
 };
+// Installed once per test file, as openContext does for the platform.
+installKeyring(parseKeyring(testKeyEnv.SETIA_DATA_KEYS, testKeyEnv.SETIA_INDEX_KEY));
 
 /** A fresh, migrated database for one test file: in-memory PGlite, or a new PostgreSQL database. */
 export async function openTestDb(): Promise<{ db: Db; url?: string; drop(): Promise<void> }> {
-  installKeyring(parseKeyring(testKeyEnv.SETIA_DATA_KEYS, testKeyEnv.SETIA_INDEX_KEY));
   if (!onPostgres) {
     const db = await openDb({ dataDir: "memory://" });
     await migrate(db);

@@ -1,9 +1,12 @@
-import { readFileSync } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { Command, InvalidArgumentError } from "commander";
 import { openContext, startPlatform } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import { migrate } from "../db/migrate.ts";
 import { runJobsOnce } from "../jobs/index.ts";
+import { chainPending, exportAudit, publicKeyOf, verifyAudit } from "../modules/audit/index.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../modules/auth/index.ts";
 import { verifyLedger } from "../modules/ledger/index.ts";
 import {
@@ -104,12 +107,41 @@ program
     }),
   );
 
+const audit = program.command("audit").description("tamper-evident audit log (docs/audit.md)");
+audit
+  .command("verify")
+  .description(
+    "chain what is pending, then check the chain against the live rows; exits 1 on a problem",
+  )
+  .action(() =>
+    withCtx(async (ctx) => {
+      await chainPending(ctx);
+      const signingKey = ctx.audit?.signingKey ?? null;
+      const report = await verifyAudit(ctx.db.kysely, {
+        trustedPublicKey: signingKey ? publicKeyOf(signingKey) : null,
+      });
+      print(report);
+      if (!report.ok) process.exitCode = 1;
+    }),
+  );
+audit
+  .command("export")
+  .requiredOption("--out <file>", "JSON Lines file to write")
+  .description("write the chain, its content and signed checkpoints for a third party")
+  .action((options: { out: string }) =>
+    withCtx(async (ctx) => {
+      await chainPending(ctx);
+      await pipeline(Readable.from(exportAudit(ctx)), createWriteStream(options.out));
+      print({ ok: true, out: options.out });
+    }),
+  );
+
 program
   .command("jobs")
   .description("scheduled work")
   .command("run-once")
   .description(
-    "release pending points, expire lots and holds, purge old idempotency keys (for cron)",
+    "release pending points, expire lots and holds, purge old idempotency keys, send due webhooks (for cron)",
   )
   .action(() => withCtx(async (ctx) => print(await runJobsOnce(ctx))));
 

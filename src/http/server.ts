@@ -29,6 +29,7 @@ import { registerProgramRoutes } from "./routes/programs.ts";
 import { registerPurchaseRoutes } from "./routes/purchases.ts";
 import { registerRulesRoutes } from "./routes/rules.ts";
 import { registerReferralRoutes } from "./routes/referrals.ts";
+import { registerSimulationRoutes } from "./routes/simulation.ts";
 import { registerRewardRoutes } from "./routes/rewards.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
 import { registerTierRoutes } from "./routes/tiers.ts";
@@ -166,6 +167,7 @@ export async function buildServer(ctx: Ctx): Promise<App> {
   registerPrivacyRoutes(app, ctx);
   registerWebhookRoutes(app, ctx);
   registerReferralRoutes(app, ctx);
+  registerSimulationRoutes(app, ctx);
   registerRewardRoutes(app, ctx);
   registerCommunicationRoutes(app, ctx);
   registerAuditRoutes(app, ctx);

@@ -1,5 +1,6 @@
 import type { Ctx } from "../context.ts";
 import type { Tx } from "../db/client.ts";
+import { chainPending } from "../modules/audit/index.ts";
 import {
   type CommunicationsReport,
   runCommunicationsOnce,
@@ -12,6 +13,7 @@ import {
   releaseLots,
   settleHold,
 } from "../modules/ledger/index.ts";
+import { runBirthdayActivities } from "../modules/rules/index.ts";
 import { completeDueReferrals, type ReferralJobReport } from "../modules/referrals/index.ts";
 import { expireVouchers } from "../modules/rewards/index.ts";
 import { reviewDueTiers, type TierReviewReport } from "../modules/tiers/index.ts";
@@ -25,11 +27,15 @@ export interface JobReport {
   expired: { lots: number; points: number };
   holdsExpired: number;
   idempotencyKeysPurged: number;
+  /** Members whose birthday activity fired (birthday campaigns). */
+  birthdayActivities: number;
   referrals: ReferralJobReport;
   tiers: TierReviewReport;
   webhooks: WebhookReport;
   communications?: CommunicationsReport;
   vouchers?: { expired: number; lapsed: number };
+  /** Journal entries and admin actions appended to the audit chain. */
+  auditChained?: number;
 }
 
 /**
@@ -44,6 +50,7 @@ export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
     expired: { lots: 0, points: 0 },
     holdsExpired: 0,
     idempotencyKeysPurged: 0,
+    birthdayActivities: 0,
     referrals: { completed: 0, points: 0 },
     tiers: { reviewed: 0, changed: 0 },
     webhooks: { messagesQueued: 0, delivered: 0, retrying: 0, failed: 0, endpointsDisabled: 0 },
@@ -63,11 +70,14 @@ export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
   });
   report.vouchers = await expireVouchers(ctx);
   report.idempotencyKeysPurged = await purgeIdempotencyKeys(ctx);
+  report.birthdayActivities = await runBirthdayActivities(ctx);
   report.referrals = await completeDueReferrals(ctx);
   report.tiers = await reviewDueTiers(ctx);
   // Last, so the events of this pass's work go out in the same pass.
   report.webhooks = await runWebhooksOnce(ctx);
   report.communications = await runCommunicationsOnce(ctx);
+  // After every other step, so the entries this pass wrote are chained in the same pass.
+  report.auditChained = (await chainPending(ctx)).chained;
   return report;
 }
 

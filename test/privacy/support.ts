@@ -43,7 +43,11 @@ export async function rowsMentioning(
     const rows = await sql<{ row: Record<string, unknown> }>`
       select row_to_json(t) as row from ${sql.table(table)} t
       where row_to_json(t)::text like ${`%${text}%`}`.execute(db.kysely);
-    if (rows.rows.length > 0) found.set(table, rows.rows.map((row) => row.row));
+    if (rows.rows.length > 0)
+      found.set(
+        table,
+        rows.rows.map((row) => row.row),
+      );
   }
   return found;
 }

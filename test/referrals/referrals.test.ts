@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJobsOnce } from "../../src/jobs/index.ts";
-import { createTestApi, nextPhone, purchase, type TestApi } from "../harness.ts";
+import { createTestApi, nextPhone, onPostgres, purchase, type TestApi } from "../harness.ts";
 import { expectError, rowCounts } from "../api/support.ts";
 
 type Json = Record<string, unknown>;
@@ -59,9 +59,10 @@ describe("referrals over HTTP", () => {
     return response.body;
   }
 
-  async function available(programId: string, memberId: string): Promise<number> {
+  /** Lifetime points earned: moves with bonuses only, not with pending points released. */
+  async function earned(programId: string, memberId: string): Promise<number> {
     const response = await api.call("GET", `${base(programId)}/members/${memberId}/balance`);
-    return response.body.available as number;
+    return response.body.earnedTotal as number;
   }
 
   async function referralCounts() {
@@ -92,6 +93,7 @@ describe("referrals over HTTP", () => {
     const read = await api.call("GET", `${base(programId)}/referral-settings`);
     expect(read.body).toEqual({
       ...settings,
+      qualifyingMinimum: "100000.00",
       perReferrerMonthMax: 5,
       perReferrerTotalMax: 20,
       updatedAt: api.clock.now().toISOString(),
@@ -118,7 +120,7 @@ describe("referrals over HTTP", () => {
       reason: null,
       referrerPoints: 500,
       refereePoints: 200,
-      qualifyingMinimum: "100000",
+      qualifyingMinimum: "100000.00",
     });
 
     // A small purchase does not qualify; a later big one does, once the window has passed.
@@ -127,18 +129,18 @@ describe("referrals over HTTP", () => {
     expect((await runJobsOnce(api.ctx)).referrals).toEqual({ completed: 0, points: 0 });
     api.clock.advanceDays(15);
     const before = {
-      referrer: await available(programId, referrerId),
-      referee: await available(programId, refereeId),
+      referrer: await earned(programId, referrerId),
+      referee: await earned(programId, refereeId),
     };
     const run = await runJobsOnce(api.ctx);
     expect(run.referrals).toEqual({ completed: 1, points: 700 });
-    expect(await available(programId, referrerId)).toBe(before.referrer + 500);
-    expect(await available(programId, refereeId)).toBe(before.referee + 200);
+    expect(await earned(programId, referrerId)).toBe(before.referrer + 500);
+    expect(await earned(programId, refereeId)).toBe(before.referee + 200);
 
     // A second run, and a second runner at once, find nothing left to do.
     const again = await Promise.all([runJobsOnce(api.ctx), runJobsOnce(api.ctx)]);
     expect(again.map((report) => report.referrals.completed)).toEqual([0, 0]);
-    expect(await available(programId, referrerId)).toBe(before.referrer + 500);
+    expect(await earned(programId, referrerId)).toBe(before.referrer + 500);
 
     const done = await api.call("GET", `${base(programId)}/referrals?status=completed`);
     expect(done.body.data).toEqual([
@@ -244,9 +246,10 @@ describe("referrals over HTTP", () => {
     const programId = await program();
     const referrerId = await api.member(programId);
     const code = await codeOf(programId, referrerId);
-    expect((await api.call("POST", `${base(programId)}/members/${referrerId}/block`)).status).toBe(
-      200,
-    );
+    const block = await api.call("POST", `${base(programId)}/members/${referrerId}/block`, {
+      body: { reason: "fraud" },
+    });
+    expect(block.status, JSON.stringify(block.body)).toBe(200);
     const { referral } = await referred(programId, code);
     expect(referral).toMatchObject({ status: "rejected", reason: "referrer_blocked" });
   });
@@ -295,6 +298,23 @@ describe("referrals over HTTP", () => {
     expect((await referred(monthProgram, monthlyCode)).referral.status).toBe("pending");
   });
 
+  it.runIf(onPostgres)("counts concurrent referrals of one referrer against the limit", async () => {
+    const programId = await program({}, { perReferrerTotalMax: 2 });
+    const referrerId = await api.member(programId);
+    const code = await codeOf(programId, referrerId);
+    await Promise.all(Array.from({ length: 6 }, () => api.member(programId, { referralCode: code })));
+    const list = await api.call("GET", `${base(programId)}/referrals?referrerId=${referrerId}`);
+    const statuses = (list.body.data as Json[]).map((referral) => referral.reason ?? "pending");
+    expect(statuses.sort()).toEqual([
+      "limit_reached",
+      "limit_reached",
+      "limit_reached",
+      "limit_reached",
+      "pending",
+      "pending",
+    ]);
+  });
+
   it("rejects every code while referrals are disabled", async () => {
     const programId = await program({}, { enabled: false });
     const referrerId = await api.member(programId);
@@ -326,7 +346,7 @@ describe("referrals over HTTP", () => {
         "too many decimals",
         () =>
           api.call("PUT", `${base(programId)}/referral-settings`, {
-            body: { ...settings, qualifyingMinimum: "100.5" },
+            body: { ...settings, qualifyingMinimum: "100.555" },
           }),
       ],
       [

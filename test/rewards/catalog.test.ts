@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectError, expectNothingWritten } from "../api/support.ts";
+import { expectError } from "../api/support.ts";
 import { createTestApi, type TestApi } from "../harness.ts";
-import { createReward, type RewardsProgram, rewardBody, rewardsProgram } from "./support.ts";
+import {
+  createReward,
+  expectNothingWrittenHere,
+  type RewardsProgram,
+  rewardBody,
+  rewardsProgram,
+} from "./support.ts";
 
 describe("rewards catalog", () => {
   let api: TestApi;
@@ -16,18 +22,21 @@ describe("rewards catalog", () => {
   it("creates every reward type and reads it back with money in major units", async () => {
     const bodies = [
       rewardBody(),
-      rewardBody({ type: "discount_percent", benefit: { percent: 10, cap: "50000" } }),
+      rewardBody({ type: "discount_percent", benefit: { percent: 10, cap: "50000.00" } }),
       rewardBody({ type: "free_product", benefit: { sku: "KOPI-1" } }),
-      rewardBody({ type: "webshop_voucher", benefit: { amount: "15000" } }),
-      rewardBody({ type: "gift_card", benefit: { amount: "100000" } }),
+      rewardBody({ type: "webshop_voucher", benefit: { amount: "15000.00" } }),
+      rewardBody({ type: "gift_card", benefit: { amount: "100000.00" } }),
       rewardBody({ type: "partner_gift_card", benefit: { partner: "Kopi Kenangan" } }),
       rewardBody({
         type: "experience",
         benefit: { eventAt: "2026-06-01T19:00:00+07:00", venue: "Jakarta" },
         stock: 20,
       }),
-      rewardBody({ type: "cashback", benefit: { amount: "10000" } }),
-      rewardBody({ type: "charity_donation", benefit: { charity: "Rumah Zakat", value: "5000" } }),
+      rewardBody({ type: "cashback", benefit: { amount: "10000.00" } }),
+      rewardBody({
+        type: "charity_donation",
+        benefit: { charity: "Rumah Zakat", value: "5000.00" },
+      }),
       rewardBody({ type: "tier_upgrade", benefit: { tierId: "tir_x", days: 90 } }),
     ];
     for (const body of bodies) {
@@ -37,7 +46,7 @@ describe("rewards catalog", () => {
         status: "active",
         benefit: body.benefit,
         pointsCost: 100,
-        cash: "0",
+        cash: "0.00",
         voucherValidity: { days: 30 },
       });
       const read = await api.call("GET", `${p.base}/rewards/${created.id}`, { key: p.read });
@@ -52,7 +61,7 @@ describe("rewards catalog", () => {
     const body = rewardBody({
       priority: 5,
       tierCosts: { gold: 80 },
-      cash: "5000",
+      cash: "5000.00",
       stock: 10,
       limits: { perMember: 2, perPeriod: { count: 1, period: "month" } },
       eligibility: { tierCodes: ["gold"], tags: ["vip"] },
@@ -66,7 +75,7 @@ describe("rewards catalog", () => {
     expect(created).toMatchObject({
       priority: 5,
       tierCosts: { gold: 80 },
-      cash: "5000",
+      cash: "5000.00",
       stock: 10,
       limits: { perMember: 2, perPeriod: { count: 1, period: "month" } },
       eligibility: { tierCodes: ["gold"], tags: ["vip"] },
@@ -82,10 +91,14 @@ describe("rewards catalog", () => {
     const created = await createReward(api, p, { stock: 3 });
     const patched = await api.call("PATCH", `${p.base}/rewards/${created.id}`, {
       key: p.admin,
-      body: { pointsCost: 150, benefit: { amount: "30000" } },
+      body: { pointsCost: 150, benefit: { amount: "30000.00" } },
     });
     expect(patched.status, JSON.stringify(patched.body)).toBe(200);
-    expect(patched.body).toMatchObject({ pointsCost: 150, benefit: { amount: "30000" }, stock: 3 });
+    expect(patched.body).toMatchObject({
+      pointsCost: 150,
+      benefit: { amount: "30000.00" },
+      stock: 3,
+    });
     const archived = await api.call("DELETE", `${p.base}/rewards/${created.id}`, { key: p.admin });
     expect(archived.body.status).toBe("archived");
     const active = await api.call("GET", `${p.base}/rewards?status=archived`, { key: p.read });
@@ -101,17 +114,29 @@ describe("rewards catalog", () => {
       [rewardBody({ benefit: { amount: "12.345" } }), "body.benefit.amount"],
       [rewardBody({ benefit: { amount: "abc" } }), "body.benefit.amount"],
       [rewardBody({ stock: 1.5 }), "body.stock"],
-      [rewardBody({ limits: { perPeriod: { count: 1, period: "hour" } } }), "body.limits.perPeriod.period"],
-      [rewardBody({ availableFrom: "2026-04-01T00:00:00Z", availableUntil: "2026-03-01T00:00:00Z" }), "body.availableUntil"],
+      [
+        rewardBody({ limits: { perPeriod: { count: 1, period: "hour" } } }),
+        "body.limits.perPeriod.period",
+      ],
+      [
+        rewardBody({
+          availableFrom: "2026-04-01T00:00:00Z",
+          availableUntil: "2026-03-01T00:00:00Z",
+        }),
+        "body.availableUntil",
+      ],
       [rewardBody({ imageUrls: ["not a url"] }), "body.imageUrls.0"],
       [rewardBody({ extra: 1 }), "body"],
     ];
     for (const [body, path] of cases) {
-      const response = await expectNothingWritten(api, () =>
+      const response = await expectNothingWrittenHere(api, () =>
         api.call("POST", `${p.base}/rewards`, { body, key: p.admin }),
       );
       const code = response.body.error?.code;
-      expect(code === "validation_failed" || code === "amount_precision", JSON.stringify(response.body)).toBe(true);
+      expect(
+        code === "validation_failed" || code === "amount_precision",
+        JSON.stringify(response.body),
+      ).toBe(true);
       expect(response.body.error?.requestId).toMatch(/^req_/);
       const issues = (response.body.error?.details?.issues ?? []) as { path: string }[];
       const field = response.body.error?.details?.field as string | undefined;
@@ -124,7 +149,7 @@ describe("rewards catalog", () => {
 
   it("refuses a PATCH whose benefit does not fit the reward's type", async () => {
     const created = await createReward(api, p);
-    const response = await expectNothingWritten(api, () =>
+    const response = await expectNothingWrittenHere(api, () =>
       api.call("PATCH", `${p.base}/rewards/${created.id}`, {
         key: p.admin,
         body: { benefit: { percent: 10 } },
@@ -142,7 +167,11 @@ describe("rewards catalog", () => {
       404,
       "reward_not_found",
     );
-    expectError(await api.call("GET", `${p.base}/rewards?limit=201`, { key: p.read }), 400, "validation_failed");
+    expectError(
+      await api.call("GET", `${p.base}/rewards?limit=201`, { key: p.read }),
+      400,
+      "validation_failed",
+    );
   });
 
   it("lets only admins write and keeps programs apart", async () => {
@@ -159,7 +188,11 @@ describe("rewards catalog", () => {
       "forbidden",
     );
     expectError(await api.call("GET", `${p.base}/rewards`, { key: null }), 401, "unauthorized");
-    expectError(await api.call("GET", `${p.base}/rewards/${mine.id}`, { key: other.read }), 403, "forbidden");
+    expectError(
+      await api.call("GET", `${p.base}/rewards/${mine.id}`, { key: other.read }),
+      403,
+      "forbidden",
+    );
     // The other program's own path does not find this program's reward.
     expectError(
       await api.call("GET", `${other.base}/rewards/${mine.id}`, { key: other.read }),
@@ -183,7 +216,7 @@ describe("rewards catalog", () => {
       updated_at: new Date(),
     }));
     await api.ctx.db.kysely.insertInto("rewards").values(rows).execute();
-    const response = await expectNothingWritten(api, () =>
+    const response = await expectNothingWrittenHere(api, () =>
       api.call("POST", `${q.base}/rewards`, { body: rewardBody(), key: q.admin }),
     );
     expectError(response, 409, "catalog_full");

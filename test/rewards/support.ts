@@ -1,4 +1,5 @@
 import { expect } from "vitest";
+import { expectNothingWritten } from "../api/support.ts";
 import type { TestApi } from "../harness.ts";
 
 type Json = Record<string, unknown>;
@@ -20,7 +21,7 @@ export type RewardsProgram = Awaited<ReturnType<typeof rewardsProgram>>;
 export function rewardBody(fields: Json = {}): Json {
   return {
     type: "discount_amount",
-    benefit: { amount: "25000" },
+    benefit: { amount: "25000.00" },
     pointsCost: 100,
     texts: { id: { name: "Diskon Rp 25.000" }, en: { name: "Rp 25,000 off" } },
     ...fields,
@@ -37,7 +38,12 @@ export async function createReward(api: TestApi, p: RewardsProgram, fields: Json
 }
 
 /** A member with the given available points (granted by an adjustment). */
-export async function memberWithPoints(api: TestApi, p: RewardsProgram, points: number, fields: Json = {}) {
+export async function memberWithPoints(
+  api: TestApi,
+  p: RewardsProgram,
+  points: number,
+  fields: Json = {},
+) {
   const memberId = await api.member(p.programId, fields);
   if (points > 0) {
     const response = await api.call("POST", `${p.base}/members/${memberId}/adjustments`, {
@@ -104,4 +110,33 @@ export async function setTier(api: TestApi, p: RewardsProgram, memberId: string,
     body: { tierCode, reason: "test" },
   });
   expect(response.status, JSON.stringify(response.body)).toBe(200);
+}
+
+const rewardTables = [
+  "rewards",
+  "vouchers",
+  "voucher_uses",
+  "reward_codes",
+  "coupon_batches",
+  "stored_value_accounts",
+  "stored_value_movements",
+  "donations",
+] as const;
+
+/** Like expectNothingWritten, also over the rewards tables. */
+export async function expectNothingWrittenHere<T>(api: TestApi, act: () => Promise<T>): Promise<T> {
+  const counts = () =>
+    Promise.all(
+      rewardTables.map(async (table) => {
+        const row = await api.ctx.db.kysely
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll<number>().as("count"))
+          .executeTakeFirstOrThrow();
+        return Number(row.count);
+      }),
+    );
+  const before = await counts();
+  const result = await expectNothingWritten(api, act);
+  expect(await counts()).toEqual(before);
+  return result;
 }

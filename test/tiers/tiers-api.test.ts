@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runJobsOnce } from "../../src/jobs/index.ts";
 import { getMemberTiers } from "../../src/modules/tiers/index.ts";
 import { expectError, expectNothingWritten } from "../api/support.ts";
@@ -54,6 +54,7 @@ describe("tiers over HTTP", () => {
     api = await createTestApi("2026-03-02T03:00:00Z");
   });
   afterAll(() => api.close());
+  beforeEach(() => api.clock.set("2026-03-02T03:00:00Z"));
 
   const base = (programId: string) => `/v1/programs/${programId}`;
   let receipt = 0;
@@ -449,7 +450,8 @@ describe("tiers over HTTP", () => {
         }),
       );
       const memberId = await api.member(programId);
-      await buy(programId, memberId, "11000000");
+      // Bought an hour before it reached the till's batch: outside the next period's window.
+      await buy(programId, memberId, "11000000", { occurredAt: "2026-03-02T02:00:00Z" });
       const platinum = await memberTier(programId, memberId);
       expect(platinum).toMatchObject({
         tier: { code: "platinum" },
@@ -500,21 +502,24 @@ describe("tiers over HTTP", () => {
         }),
       );
       const memberId = await api.member(programId);
-      await buy(programId, memberId, "1000000");
+      await buy(programId, memberId, "600000");
+      api.clock.set("2026-03-20T03:00:00Z");
+      await buy(programId, memberId, "500000");
+      // The review counts the 3 months before the period end: the purchase of 2 March is out.
       api.clock.set("2026-05-01T03:00:00Z");
       expect((await memberTier(programId, memberId)).keepTier).toEqual({
-        needed: rupiah(1_000_000),
-        by: "2026-06-02T03:00:00.000Z",
+        needed: rupiah(500_000),
+        by: "2026-06-20T03:00:00.000Z",
       });
       await buy(programId, memberId, "400000");
       // In the grace period: still counts toward the period that ended.
-      api.clock.set("2026-06-05T03:00:00Z");
-      await buy(programId, memberId, "600000");
-      api.clock.set("2026-06-13T00:00:00Z");
+      api.clock.set("2026-06-25T03:00:00Z");
+      await buy(programId, memberId, "100000");
+      api.clock.set("2026-07-01T00:00:00Z");
       await runJobsOnce(api.ctx);
       expect(await memberTier(programId, memberId)).toMatchObject({
         tier: { code: "silver" },
-        periodEnd: "2026-09-02T03:00:00.000Z",
+        periodEnd: "2026-09-20T03:00:00.000Z",
         history: [{ toTier: "silver" }],
       });
       api.clock.set("2026-03-02T03:00:00Z");
@@ -529,7 +534,7 @@ describe("tiers over HTTP", () => {
         }),
       );
       const memberId = await api.member(programId);
-      await buy(programId, memberId, "5000000");
+      await buy(programId, memberId, "5000000", { occurredAt: "2026-03-02T02:00:00Z" });
       api.clock.set("2026-06-03T03:00:00Z");
       await buy(programId, memberId, "10000");
       const view = await memberTier(programId, memberId);

@@ -13,11 +13,11 @@ import {
   recordBlockedAttempt,
   replaceVelocityRules,
   rulesPerProgramMax,
+  setAdjustmentPolicy,
   VelocityLimitedError,
   velocityBlockSchema,
   velocityRuleInputSchema,
   velocityRuleSchema,
-  setAdjustmentPolicy,
 } from "../../modules/abuse/index.ts";
 import { getProgram } from "../../modules/programs/index.ts";
 import {
@@ -66,7 +66,8 @@ export function registerAbuseRoutes(app: App, ctx: Ctx): void {
     {
       config: { access: "admin" },
       schema: {
-        summary: "The program's velocity rules (limits on redeem, transfer, referral, signup bonus)",
+        summary:
+          "The program's velocity rules (limits on redeem, transfer, referral, signup bonus)",
         tags,
         security: secured,
         params: programParams,

@@ -35,7 +35,10 @@ export const auditVerifySchema = z
   .object({
     ok: z.boolean(),
     chained: z.number().int(),
-    pending: z.number().int().describe("Entries and actions not chained yet (chained within seconds)"),
+    pending: z
+      .number()
+      .int()
+      .describe("Entries and actions not chained yet (chained within seconds)"),
     head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
     checkpoints: z.object({ count: z.number().int(), lastSeq: z.number().int().nullable() }),
     signingPublicKey: z

@@ -2,6 +2,12 @@ import { z } from "zod";
 import type { Ctx } from "../../context.ts";
 import { notFound } from "../../lib/errors.ts";
 import {
+  adjustmentRequestSchema,
+  checkVelocity,
+  needsApproval,
+  requestAdjustment,
+} from "../../modules/abuse/index.ts";
+import {
   adjust,
   createHold,
   expiringPoints,
@@ -15,12 +21,6 @@ import {
   transfer,
   verifyLedger,
 } from "../../modules/ledger/index.ts";
-import {
-  adjustmentRequestSchema,
-  checkVelocity,
-  needsApproval,
-  requestAdjustment,
-} from "../../modules/abuse/index.ts";
 import { findMemberRow } from "../../modules/members/index.ts";
 import { listEvents } from "../../modules/outbox/index.ts";
 import { getProgram } from "../../modules/programs/index.ts";

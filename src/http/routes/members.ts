@@ -13,6 +13,7 @@ import {
   setMemberStatus,
   updateMember,
 } from "../../modules/members/index.ts";
+import { profileComplete, recordAutomaticActivity } from "../../modules/rules/index.ts";
 import { attachReferral } from "../../modules/referrals/index.ts";
 import {
   type App,
@@ -80,6 +81,12 @@ export function registerMemberRoutes(app: App, ctx: Ctx): void {
         const member = await enrolMember(tx, ctx.clock.now(), request.params.programId, request.body);
         // The referral is judged in the same transaction; a bad code never refuses the member.
         await attachReferral(tx, ctx.clock.now(), request.params.programId, member, request.body);
+        // Signup bonus campaigns, when the program runs one.
+        await recordAutomaticActivity(tx, ctx.clock.now(), request.params.programId, {
+          memberId: member.id,
+          type: "signup",
+          externalId: "signup",
+        });
         return member;
       }),
   );
@@ -155,15 +162,24 @@ export function registerMemberRoutes(app: App, ctx: Ctx): void {
       },
     },
     async (request, reply) =>
-      write(ctx, request, reply, 200, (tx) =>
-        updateMember(
+      write(ctx, request, reply, 200, async (tx) => {
+        const member = await updateMember(
           tx,
           ctx.clock.now(),
           request.params.programId,
           request.params.memberId,
           request.body,
-        ),
-      ),
+        );
+        // Fires once per member (its externalId is fixed), the first time the profile is complete.
+        if (profileComplete(member)) {
+          await recordAutomaticActivity(tx, ctx.clock.now(), request.params.programId, {
+            memberId: member.id,
+            type: "profile_completed",
+            externalId: "profile",
+          });
+        }
+        return member;
+      }),
   );
 
   for (const action of ["block", "unblock"] as const) {

@@ -25,7 +25,13 @@ export const velocityRuleInputSchema = z
       .enum(velocityScopes)
       .default("member")
       .describe("Whose attempts are counted: the member's, one device's or one IP address's"),
-    countMax: z.number().int().min(1).max(1_000_000).optional().describe("Most attempts per window"),
+    countMax: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe("Most attempts per window"),
     pointsMax: z.number().int().min(1).max(pointsMax).optional().describe("Most points per window"),
     window: z
       .object({
@@ -186,7 +192,10 @@ export async function checkVelocity(tx: Tx, input: VelocityInput): Promise<void>
     ...new Set(
       rules
         .filter((rule) => rule.scope !== "member" && scopeValue(input, rule.scope) !== null)
-        .map((rule) => `velocity ${input.programId} ${input.action} ${rule.scope} ${scopeValue(input, rule.scope)}`),
+        .map(
+          (rule) =>
+            `velocity ${input.programId} ${input.action} ${rule.scope} ${scopeValue(input, rule.scope)}`,
+        ),
     ),
   ].sort();
   for (const key of sharedKeys)
@@ -195,7 +204,8 @@ export async function checkVelocity(tx: Tx, input: VelocityInput): Promise<void>
   for (const rule of rules) {
     const value = scopeValue(input, rule.scope);
     if (value === null) continue;
-    const column = rule.scope === "member" ? "member_id" : rule.scope === "device" ? "device_id" : "ip";
+    const column =
+      rule.scope === "member" ? "member_id" : rule.scope === "device" ? "device_id" : "ip";
     const since = new Date(input.at.getTime() - rule.window_seconds * 1000);
     const used = await tx
       .selectFrom("velocity_events")

@@ -41,9 +41,7 @@ async function pendingOf(tx: Tx, source: ChainSource, limit: number): Promise<Pe
     .limit(1)
     .executeTakeFirst();
   const table = sql.table(sourceTables[source]);
-  const after = last
-    ? sql`and (xact_id, id) > (${last.xact_id}::xid8, ${last.source_id})`
-    : sql``;
+  const after = last ? sql`and (xact_id, id) > (${last.xact_id}::xid8, ${last.source_id})` : sql``;
   const { rows } = await sql<{ id: string; program_id: string | null; xact_id: string }>`
     select id, program_id, xact_id::text as xact_id from ${table}
     where xact_id < pg_snapshot_xmin(pg_current_snapshot()) ${after}
@@ -104,7 +102,9 @@ async function chainStep(tx: Tx, at: Date, limit: number): Promise<number> {
  * checkpoint when one is due. One writer at a time: a second process finds the lock taken and
  * leaves the work to the first. Returns how many records it appended.
  */
-export async function chainPending(ctx: Ctx): Promise<{ chained: number; checkpointSeq: number | null }> {
+export async function chainPending(
+  ctx: Ctx,
+): Promise<{ chained: number; checkpointSeq: number | null }> {
   let chained = 0;
   for (;;) {
     const appended = await ctx.db.transaction(async (tx) => {

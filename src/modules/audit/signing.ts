@@ -72,7 +72,11 @@ export const signingKeyFile = "audit-signing-key.pem";
  * configured key signs nothing: a key kept next to the data it vouches for would prove little.
  */
 export function resolveSigningKey(
-  config: { SETIA_AUDIT_SIGNING_KEY?: string | undefined; DATABASE_URL?: string | undefined; SETIA_DATA_DIR: string },
+  config: {
+    SETIA_AUDIT_SIGNING_KEY?: string | undefined;
+    DATABASE_URL?: string | undefined;
+    SETIA_DATA_DIR: string;
+  },
   log: Logger,
 ): KeyObject | null {
   if (config.SETIA_AUDIT_SIGNING_KEY) return parseSigningKey(config.SETIA_AUDIT_SIGNING_KEY);

@@ -86,11 +86,25 @@ export async function verifyAudit(
     for (const row of rows) {
       const ref = { source: row.source, sourceId: row.source_id };
       if (row.seq !== expectedSeq) {
-        firstBroken = broken(expectedSeq, "seq_gap", null, null, String(expectedSeq), String(row.seq));
+        firstBroken = broken(
+          expectedSeq,
+          "seq_gap",
+          null,
+          null,
+          String(expectedSeq),
+          String(row.seq),
+        );
         break pages;
       }
       if (row.prev_hash !== prevHash) {
-        firstBroken = broken(row.seq, "link_broken", row.source, row.source_id, prevHash, row.prev_hash);
+        firstBroken = broken(
+          row.seq,
+          "link_broken",
+          row.source,
+          row.source_id,
+          prevHash,
+          row.prev_hash,
+        );
         break pages;
       }
       const hash = recordHash({
@@ -107,12 +121,26 @@ export async function verifyAudit(
       }
       const content = contents.get(refKey(ref));
       if (content === undefined) {
-        firstBroken = broken(row.seq, "source_missing", row.source, row.source_id, row.content_hash, null);
+        firstBroken = broken(
+          row.seq,
+          "source_missing",
+          row.source,
+          row.source_id,
+          row.content_hash,
+          null,
+        );
         break pages;
       }
       const actual = contentHash(content);
       if (actual !== row.content_hash) {
-        firstBroken = broken(row.seq, "content_changed", row.source, row.source_id, row.content_hash, actual);
+        firstBroken = broken(
+          row.seq,
+          "content_changed",
+          row.source,
+          row.source_id,
+          row.content_hash,
+          actual,
+        );
         break pages;
       }
       hashes.set(row.seq, row.hash);

@@ -12,7 +12,13 @@ const sealedColumns = [
 export type PersonalFields = Pick<MembersTable, "phone_e164" | "email" | "name" | "birthday">;
 type SealedFields = Pick<
   MemberRecordsTable,
-  "phone_enc" | "email_enc" | "name_enc" | "birthday_enc" | "data_key_id" | "phone_bidx" | "email_bidx"
+  | "phone_enc"
+  | "email_enc"
+  | "name_enc"
+  | "birthday_enc"
+  | "data_key_id"
+  | "phone_bidx"
+  | "email_bidx"
 >;
 
 // A ciphertext is bound to its member and field, so it cannot be copied onto another row.
@@ -29,7 +35,11 @@ export function emailIndex(programId: string, email: string): string {
 }
 
 /** Encrypts all four personal fields under the current key, with the blind indexes. */
-export function sealFields(memberId: string, programId: string, clear: PersonalFields): SealedFields {
+export function sealFields(
+  memberId: string,
+  programId: string,
+  clear: PersonalFields,
+): SealedFields {
   const keyring = currentKeyring();
   const sealed = {} as Record<(typeof sealedColumns)[number][1], string | null>;
   let any = false;

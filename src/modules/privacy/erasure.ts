@@ -55,6 +55,7 @@ const erasedFields = {
   gender: null,
   age_band: null,
   blocked_reason: null,
+  tags: [],
   status: "erased",
 } satisfies Partial<MemberRecordsTable>;
 
@@ -141,7 +142,11 @@ export async function listErasures(
 export async function allErasures(db: Queryable, programId?: string): Promise<ErasureView[]> {
   const all: ErasureView[] = [];
   for (;;) {
-    const rows = await listErasures(db, { programId, after: all.at(-1)?.id, limit: erasureListMax });
+    const rows = await listErasures(db, {
+      programId,
+      after: all.at(-1)?.id,
+      limit: erasureListMax,
+    });
     all.push(...rows);
     if (rows.length < erasureListMax) return all;
   }

@@ -27,5 +27,11 @@ export async function exportMember(
     const data = await section.collect(db, programId, memberId);
     if (Object.keys(data).length > 0) sections[section.name] = data;
   }
-  return { format: memberExportFormat, exportedAt: at.toISOString(), programId, memberId, sections };
+  return {
+    format: memberExportFormat,
+    exportedAt: at.toISOString(),
+    programId,
+    memberId,
+    sections,
+  };
 }

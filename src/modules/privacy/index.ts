@@ -1,8 +1,8 @@
 /** Privacy: members' data encrypted at rest, key rotation, data export and erasure (P28). */
 export {
   allErasures,
-  eraseMember,
   type ErasureView,
+  eraseMember,
   erasureListMax,
   erasureLogSchema,
   erasureRequestSchema,

@@ -2,8 +2,8 @@ import {
   createCipheriv,
   createDecipheriv,
   createHmac,
-  type KeyObject,
   createSecretKey,
+  type KeyObject,
   randomBytes,
 } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -156,7 +156,10 @@ export function resolveKeyring(
   mkdirSync(config.SETIA_DATA_DIR, { recursive: true });
   const path = join(config.SETIA_DATA_DIR, keyFileName);
   if (!existsSync(path)) {
-    const generated = { SETIA_DATA_KEYS: `k1:${newKeyMaterial()}`, SETIA_INDEX_KEY: newKeyMaterial() };
+    const generated = {
+      SETIA_DATA_KEYS: `k1:${newKeyMaterial()}`,
+      SETIA_INDEX_KEY: newKeyMaterial(),
+    };
     writeFileSync(path, `${JSON.stringify(generated, null, 2)}\n`, { mode: 0o600, flag: "wx" });
   }
   // Tighten a file whose mode was loosened by a copy or an archive tool.

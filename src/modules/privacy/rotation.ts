@@ -65,21 +65,17 @@ export async function keyUsage(db: Db): Promise<{ remainingByKey: Record<string,
  * Encrypts members that migration 010 found in clear (moved to members_plaintext_legacy), in
  * batches, and deletes their clear copy. Runs at every start; a no-op once the table is empty.
  */
-export async function encryptLegacyMembers(db: Db, batchSize = rotationBatchSizeMax): Promise<number> {
+export async function encryptLegacyMembers(
+  db: Db,
+  batchSize = rotationBatchSizeMax,
+): Promise<number> {
   let encrypted = 0;
   for (;;) {
     const count = await db.transaction(async (tx) => {
       const legacy = await tx
         .selectFrom("members_plaintext_legacy as l")
         .innerJoin("members as m", "m.id", "l.member_id")
-        .select([
-          "l.member_id",
-          "m.program_id",
-          "l.phone_e164",
-          "l.email",
-          "l.name",
-          "l.birthday",
-        ])
+        .select(["l.member_id", "m.program_id", "l.phone_e164", "l.email", "l.name", "l.birthday"])
         .limit(batchSize)
         .forUpdate("l")
         .skipLocked()

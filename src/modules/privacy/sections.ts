@@ -94,7 +94,6 @@ const ledger: MemberDataSection = {
   },
 };
 
-
 /**
  * How one table holds data about a member: which rows (`rows`, an SQL condition), and what an
  * erasure does to them: redact the member's data in free text or JSON columns, clear columns
@@ -119,10 +118,8 @@ const ofMember =
   (memberId: string, programId: string) =>
     sql<boolean>`${sql.ref(memberColumn)} = ${memberId} and program_id = ${programId}`;
 // A JSON or text column mentions the member when it holds the member id.
-const mentioning =
-  (textColumn: string) =>
-  (memberId: string, programId: string) =>
-    sql<boolean>`program_id = ${programId} and ${sql.ref(textColumn)}::text like ${`%${memberId}%`}`;
+const mentioning = (textColumn: string) => (memberId: string, programId: string) =>
+  sql<boolean>`program_id = ${programId} and ${sql.ref(textColumn)}::text like ${`%${memberId}%`}`;
 
 async function collectRows(
   db: Queryable,
@@ -329,7 +326,12 @@ const audit = tablesSection("audit", [
 ]);
 
 const events = tablesSection("events", [
-  { table: "outbox_events", rows: mentioning("payload"), key: column("id"), redactJson: ["payload"] },
+  {
+    table: "outbox_events",
+    rows: mentioning("payload"),
+    key: column("id"),
+    redactJson: ["payload"],
+  },
 ]);
 
 /** Stored answers of idempotent writes are copies of other rows: redacted, not exported. */

@@ -188,11 +188,10 @@ export const activityInputSchema = z
       .describe("Your id of the event, unique per member and type: the same again is a replay"),
     occurredAt: z.iso.datetime({ offset: true }),
     attributes: z
-      .record(z.string().max(64), attributeValue)
-      .refine((value) => Object.keys(value).length <= attributesMax, {
-        message: `at most ${attributesMax} attributes`,
-      })
-      .default({}),
+      .array(z.object({ name: z.string().trim().min(1).max(64), value: attributeValue }).strict())
+      .max(attributesMax)
+      .default([])
+      .describe("Facts about the event that rules can test (activity_attribute), e.g. rating 5"),
   })
   .strict();
 export type ActivityInput = z.infer<typeof activityInputSchema>;
@@ -266,7 +265,7 @@ export async function recordAutomaticActivity(
     tx,
     now,
     programId,
-    { ...input, occurredAt: now.toISOString(), attributes: {} },
+    { ...input, occurredAt: now.toISOString(), attributes: [] },
     true,
   );
 }
@@ -332,7 +331,7 @@ async function record(
     basePoints: 0,
     baseDescription: "",
     member,
-    attributes: input.attributes,
+    attributes: Object.fromEntries(input.attributes.map((item) => [item.name, item.value])),
   };
   const session = await EarnSession.open(tx, programId, campaigns, [event], { lock: true });
   const evaluation = session.evaluate(event);

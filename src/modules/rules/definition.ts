@@ -50,14 +50,19 @@ export const capsSchema = z
   )
   .strict();
 
-/** A condition or action as sent: its type code and arguments, checked against the registry. */
-const step = (kind: "condition" | "action") =>
-  z
-    .object({
-      type: z.string().max(64).describe(`${kind} type code from GET /v1/rule-registry`),
-      args: z.record(z.string(), z.unknown()).default({}),
-    })
-    .strict();
+/**
+ * A condition or action as sent: its type code and its arguments, one closed object per type of
+ * the registry, so the OpenAPI document describes every argument.
+ */
+function step(types: ReadonlyMap<string, { code: string; description: string; args: z.ZodType }>) {
+  const options = [...types.values()].map((type) =>
+    z
+      .object({ type: z.literal(type.code), args: type.args.default({} as never) })
+      .strict()
+      .describe(type.description),
+  );
+  return z.discriminatedUnion("type", options as unknown as [z.ZodObject, ...z.ZodObject[]]);
+}
 
 export const ruleInputSchema = z
   .object({
@@ -66,14 +71,14 @@ export const ruleInputSchema = z
       .regex(/^[a-z0-9_-]{1,40}$/, "rule ids are lowercase letters, digits, - and _")
       .optional()
       .describe("Stable id of the rule inside the campaign; generated when omitted"),
-    description: z.string().trim().min(1).max(200).optional(),
+    description: z.string().trim().min(1).max(200).nullable().optional(),
     trigger: z
       .string()
       .max(40)
       .default("purchase")
       .describe("purchase, a built-in activity type or a custom activity type code"),
-    conditions: z.array(step("condition")).max(conditionsPerRuleMax).default([]),
-    actions: z.array(step("action")).min(1).max(actionsPerRuleMax),
+    conditions: z.array(step(conditionTypes)).max(conditionsPerRuleMax).default([]),
+    actions: z.array(step(actionTypes)).min(1).max(actionsPerRuleMax),
   })
   .strict();
 
@@ -185,34 +190,12 @@ export function validateDefinition(
     const id = rule.id ?? newRuleId();
     if (ids.has(id)) issues.push({ path: `${at}.id`, message: `rule id ${id} is used twice` });
     ids.add(id);
-    const check = (kind: "conditions" | "actions", steps: StepDefinition[]) =>
-      steps.map((item, index) => {
-        const type = (kind === "conditions" ? conditionTypes : actionTypes).get(item.type);
-        if (!type) {
-          issues.push({
-            path: `${at}.${kind}.${index}.type`,
-            message: `unknown ${kind === "conditions" ? "condition" : "action"} type ${item.type}`,
-          });
-          return item;
-        }
-        const args = type.args.safeParse(item.args);
-        if (!args.success) {
-          for (const issue of args.error.issues) {
-            issues.push({
-              path: pathOf([...at.split("."), kind, index, "args", ...issue.path]),
-              message: issue.message,
-            });
-          }
-          return item;
-        }
-        return { type: item.type, args: args.data as Record<string, unknown> };
-      });
     return {
       id,
       description: rule.description ?? null,
       trigger: rule.trigger,
-      conditions: check("conditions", rule.conditions),
-      actions: check("actions", rule.actions),
+      conditions: rule.conditions as unknown as StepDefinition[],
+      actions: rule.actions as unknown as StepDefinition[],
     };
   });
   if (issues.length > 0) throw validationError(issues);

@@ -185,10 +185,13 @@ async function prepare(
       return draftRecord(program, `draft-${index + 1}`, definition);
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
-      const field = `campaigns.${index}.${String(error.details?.field ?? "")}`;
-      throw new DomainError(error.code, `campaigns.${index}: ${error.message}`, {
+      // The engine's paths are relative to one definition: say which draft it was.
+      const prefix = (path: unknown) => `campaigns.${index}.${String(path ?? "")}`;
+      const issues = error.details?.issues as { path: string; message: string }[] | undefined;
+      throw new DomainError(error.code, `campaigns.${index}.${error.message}`, {
         ...error.details,
-        field,
+        field: prefix(error.details?.field),
+        ...(issues && { issues: issues.map((issue) => ({ ...issue, path: prefix(issue.path) })) }),
       });
     }
   });

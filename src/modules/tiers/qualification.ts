@@ -102,12 +102,17 @@ export function upgradeWindow(ladder: TierLadder, at: Date): MetricWindow {
 }
 
 /**
- * What the review of a period counts: the window ending at periodEnd, extended by the grace
- * period (purchases in the grace period still count), as known at the review.
+ * What the review of a period counts: the window ending at periodEnd (the N months before it, or
+ * the calendar year it closes), extended by the grace period (purchases in the grace period
+ * still count), as known at the review.
  */
 export function reviewWindow(ladder: TierLadder, periodEnd: Date): MetricWindow {
   const at = reviewAt(ladder, periodEnd);
-  return { from: windowStart(ladder, new Date(periodEnd.getTime() - 1)), to: at, knownAt: at };
+  const from =
+    ladder.window.kind === "rolling_months"
+      ? addMonths(periodEnd, -ladder.window.months)
+      : startOfYearIn(ladder.timezone, yearIn(ladder.timezone, new Date(periodEnd.getTime() - 1)));
+  return { from, to: at, knownAt: at };
 }
 
 export function periodEndFor(ladder: TierLadder, tier: LadderTier | null, from: Date): Date | null {

@@ -57,6 +57,15 @@ const entries = {
     "A blocked member was made active again.",
     z.object({ memberId: id("Member"), reason: z.string().nullable(), ...version }),
   ],
+  "member.erased": [
+    "A member's personal data was erased; the member id stays on the ledger (status erased).",
+    z.object({
+      memberId: id("Member"),
+      erasureId: id("Erasure"),
+      reapplied: z.boolean().describe("true when re-applied after a backup restore"),
+      ...version,
+    }),
+  ],
   "transaction.recorded": [
     "A purchase was recorded (with or without a member).",
     z.object({

@@ -80,10 +80,25 @@ interface OutboxRow {
 }
 
 /**
+ * The lowest transaction id that may still commit outbox events: the oldest transaction in
+ * progress, leaving out those that pg_stat_activity shows in other databases of the cluster (they
+ * cannot write this outbox; one that cannot be told apart counts as ours). With none in progress,
+ * every committed event is below the snapshot's xmax.
+ */
+const horizon = sql`
+  select coalesce(
+    (select min(running) from pg_snapshot_xip(s.snapshot) as running
+     where xid(running) not in (
+       select backend_xid from pg_stat_activity
+       where backend_xid is not null and datname is distinct from current_database())),
+    pg_snapshot_xmax(s.snapshot)) as xid
+  from (select pg_current_snapshot() as snapshot) as s`;
+
+/**
  * Turns new outbox events into one message per matching endpoint. Events are read in the order
- * (writing transaction id, seq), and only those written by transactions older than every one
- * still running: no event can later appear behind the cursor, so none is skipped (decision
- * 0030). One process at a time moves the cursor (its row is locked; others skip), and the
+ * (writing transaction id, seq), and only those written by transactions older than every one of
+ * this database still running: no event can later appear behind the cursor, so none is skipped
+ * (decision 0030). One process at a time moves the cursor (its row is locked; others skip), and the
  * unique (endpoint, event) key makes a repeated fan-out harmless.
  */
 export async function fanOut(ctx: Ctx): Promise<number> {
@@ -96,11 +111,12 @@ export async function fanOut(ctx: Ctx): Promise<number> {
       const at = cursor.rows[0];
       if (!at) return { events: 0, messages: 0 };
       const events = await sql<OutboxRow>`
+        with horizon as (${horizon})
         select seq, txid::text as txid, id, program_id, type, payload, created_at
-        from outbox_events
+        from outbox_events, horizon
         where txid is not null
           and (txid, seq) > (${at.txid}::xid8, ${at.seq}::bigint)
-          and txid < pg_snapshot_xmin(pg_current_snapshot())
+          and txid < horizon.xid
         order by txid, seq
         limit ${fanoutBatchSizeMax}`.execute(tx);
       const last = events.rows.at(-1);
