@@ -9,8 +9,8 @@ import { type Clock, systemClock } from "./lib/clock.ts";
 import { resolveSigningKey, startChainer } from "./modules/audit/index.ts";
 import { countApiKeys, createApiKey } from "./modules/auth/index.ts";
 import { communicationsConfig, startMessageWorker } from "./modules/communications/index.ts";
-import { startWebhookWorker } from "./modules/webhooks/index.ts";
 import { encryptLegacyMembers, installKeyring, resolveKeyring } from "./modules/privacy/index.ts";
+import { startWebhookWorker } from "./modules/webhooks/index.ts";
 
 /** Opens the database named by the configuration and brings its schema up to date. */
 export async function openContext(

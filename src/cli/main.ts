@@ -180,9 +180,7 @@ privacy
   .description("print the erasure log (no personal data); keep a copy outside database backups")
   .option("--program <id>", "only this program")
   .action((options: { program?: string }) =>
-    withCtx(async (ctx) =>
-      print(await allErasures(ctx.db.kysely, options.program)),
-    ),
+    withCtx(async (ctx) => print(await allErasures(ctx.db.kysely, options.program))),
   );
 privacy
   .command("reapply-erasures")

@@ -53,7 +53,14 @@ export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
     birthdayActivities: 0,
     referrals: { completed: 0, points: 0 },
     tiers: { reviewed: 0, changed: 0 },
-    webhooks: { messagesQueued: 0, delivered: 0, retrying: 0, failed: 0, endpointsDisabled: 0 },
+    webhooks: {
+      messagesQueued: 0,
+      delivered: 0,
+      retrying: 0,
+      failed: 0,
+      endpointsDisabled: 0,
+      messagesPurged: 0,
+    },
   };
   const add = (total: LotsDone, done: LotsDone) => {
     total.lots += done.lots;
@@ -73,11 +80,11 @@ export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
   report.birthdayActivities = await runBirthdayActivities(ctx);
   report.referrals = await completeDueReferrals(ctx);
   report.tiers = await reviewDueTiers(ctx);
-  // Last, so the events of this pass's work go out in the same pass.
-  report.webhooks = await runWebhooksOnce(ctx);
   report.communications = await runCommunicationsOnce(ctx);
   // After every other step, so the entries this pass wrote are chained in the same pass.
   report.auditChained = (await chainPending(ctx)).chained;
+  // Last, so the events of this pass's work go out in the same pass.
+  report.webhooks = await runWebhooksOnce(ctx);
   return report;
 }
 

@@ -6,8 +6,10 @@ import { join } from "node:path";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chainPending } from "../../src/modules/audit/index.ts";
+import { adjust } from "../../src/modules/ledger/index.ts";
+import { getProgram } from "../../src/modules/programs/index.ts";
 import { expectError } from "../api/support.ts";
-import { createTestApi, purchase, type TestApi } from "../harness.ts";
+import { createTestApi, onPostgres, purchase, type TestApi } from "../harness.ts";
 
 type Json = Record<string, unknown>;
 type Report = {
@@ -355,5 +357,78 @@ describe("tamper-evident audit log", () => {
     const pinned = run(file, "--public-key", otherKey);
     expect(pinned.status).toBe(1);
     expect(pinned.stderr).toContain("signed with another key");
+  });
+});
+
+describe.runIf(onPostgres)("audit chainer under concurrency (PostgreSQL)", () => {
+  let api: TestApi;
+  let programId: string;
+
+  beforeAll(async () => {
+    api = await createTestApi();
+    programId = await api.program({ returnsWindowDays: 0 });
+  });
+  afterAll(() => api.close());
+
+  const grant = (memberId: string, points: number) =>
+    api.call("POST", `/v1/programs/${programId}/members/${memberId}/adjustments`, {
+      body: { points, reason: "grant" },
+    });
+
+  it("waits for an entry that commits late instead of skipping it", async () => {
+    const slowMember = await api.member(programId);
+    const fastMember = await api.member(programId);
+    await chainPending(api.ctx);
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let wrote = () => {};
+    const written = new Promise<void>((resolve) => {
+      wrote = resolve;
+    });
+    const slow = api.ctx.db.transaction(async (tx) => {
+      const program = await getProgram(tx, programId);
+      const entry = await adjust(tx, {
+        program,
+        memberId: slowMember,
+        points: 7,
+        reason: "slow",
+        at: api.clock.now(),
+      });
+      wrote();
+      await gate;
+      return entry.entryId;
+    });
+    await written;
+    expect((await grant(fastMember, 3)).status).toBe(201);
+    // The later transaction committed first, but the older one is still open: nothing is chained.
+    expect((await chainPending(api.ctx)).chained).toBe(0);
+    release();
+    const slowEntryId = await slow;
+    // Its entry, then the fast adjustment's entry and its admin action.
+    expect((await chainPending(api.ctx)).chained).toBe(3);
+    const last = await api.ctx.db.kysely
+      .selectFrom("audit_chain")
+      .select(["source", "source_id"])
+      .orderBy("seq", "desc")
+      .limit(3)
+      .execute();
+    expect(last.at(-1)?.source_id).toBe(slowEntryId);
+    const report = await api.call("GET", "/v1/audit/verify");
+    expect(report.body).toMatchObject({ ok: true, pending: 0 });
+  });
+
+  it("parallel chainers append every record once", async () => {
+    const members = await Promise.all(Array.from({ length: 6 }, () => api.member(programId)));
+    await Promise.all(members.map((memberId) => grant(memberId, 10)));
+    const [runs] = await Promise.all([
+      Promise.all(Array.from({ length: 4 }, () => chainPending(api.ctx))),
+      Promise.all(members.map((memberId) => grant(memberId, 1))),
+    ]);
+    expect(runs.length).toBe(4);
+    await chainPending(api.ctx);
+    const report = await api.call("GET", "/v1/audit/verify");
+    expect(report.body).toMatchObject({ ok: true, pending: 0 });
   });
 });

@@ -206,7 +206,14 @@ describe(`setia CLI (${testDriver})`, { timeout: 120_000 }, () => {
       idempotencyKeysPurged: 0,
       referrals: { completed: 0, points: 0 },
       tiers: { reviewed: 0, changed: 0 },
-      webhooks: { messagesQueued: 0, delivered: 0, retrying: 0, failed: 0, endpointsDisabled: 0 },
+      webhooks: {
+        messagesQueued: 0,
+        delivered: 0,
+        retrying: 0,
+        failed: 0,
+        endpointsDisabled: 0,
+        messagesPurged: 0,
+      },
     });
     await db.direct(async (direct) => {
       expect(await readBalance(direct.kysely, memberId)).toMatchObject({

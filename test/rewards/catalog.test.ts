@@ -60,7 +60,7 @@ describe("rewards catalog", () => {
   it("keeps every field: tier costs, cash part, stock, limits, eligibility, window, texts", async () => {
     const body = rewardBody({
       priority: 5,
-      tierCosts: { gold: 80 },
+      tierCosts: [{ tierCode: "gold", points: 80 }],
       cash: "5000.00",
       stock: 10,
       limits: { perMember: 2, perPeriod: { count: 1, period: "month" } },
@@ -74,7 +74,7 @@ describe("rewards catalog", () => {
     const created = await createReward(api, p, body);
     expect(created).toMatchObject({
       priority: 5,
-      tierCosts: { gold: 80 },
+      tierCosts: [{ tierCode: "gold", points: 80 }],
       cash: "5000.00",
       stock: 10,
       limits: { perMember: 2, perPeriod: { count: 1, period: "month" } },
@@ -211,6 +211,19 @@ describe("rewards catalog", () => {
       priority: 0,
       benefit: JSON.stringify({ amountMinor: 100 }),
       points_cost: 1,
+      tier_costs: "{}",
+      cash_minor: 0,
+      stock_remaining: null,
+      limit_per_member: null,
+      limit_per_period: null,
+      limit_period: null,
+      eligible_tier_codes: "[]",
+      eligible_tags: "[]",
+      available_from: null,
+      available_until: null,
+      voucher_valid_days: 30,
+      voucher_valid_until: null,
+      image_urls: "[]",
       texts: JSON.stringify({ en: { name: "x" } }),
       created_at: new Date(),
       updated_at: new Date(),

@@ -91,7 +91,7 @@ describe.runIf(onPostgres)("rewards under concurrent requests (PostgreSQL)", () 
     const [memberId] = await members(1, 1000);
     for (let round = 0; round < 5; round++) {
       const issued = await redeem(api, p, reward.id, memberId as string);
-      const code = issued.body.voucher.code as string;
+      const code = (issued.body.voucher as { code: string }).code;
       const responses = await Promise.all(
         ["A", "B", "C", "D"].map((till) =>
           api.call("POST", `${p.base}/vouchers/${code}/consume`, {
@@ -104,7 +104,7 @@ describe.runIf(onPostgres)("rewards under concurrent requests (PostgreSQL)", () 
       const uses = await api.ctx.db.kysely
         .selectFrom("voucher_uses")
         .select("reference")
-        .where("voucher_id", "=", issued.body.voucher.id)
+        .where("voucher_id", "=", (issued.body.voucher as { id: string }).id)
         .execute();
       expect(uses).toHaveLength(1);
     }
@@ -114,7 +114,7 @@ describe.runIf(onPostgres)("rewards under concurrent requests (PostgreSQL)", () 
     const reward = await createReward(api, p, { pointsCost: 200, stock: 10 });
     const [memberId] = await members(1, 1000);
     const issued = await redeem(api, p, reward.id, memberId as string, { mode: "hold" });
-    const code = issued.body.voucher.code as string;
+    const code = (issued.body.voucher as { code: string }).code;
     const [consume, release] = await Promise.all([
       api.call("POST", `${p.base}/vouchers/${code}/consume`, {
         key: p.pos,
@@ -145,7 +145,9 @@ describe.runIf(onPostgres)("rewards under concurrent requests (PostgreSQL)", () 
       racers.map((memberId) => redeem(api, p, reward.id, memberId)),
     );
     expect(statuses(responses)).toEqual({ "201": 10, "409 reward_unavailable": 20 });
-    const codes = responses.filter((r) => r.status === 201).map((r) => r.body.voucher.partnerCode);
+    const codes = responses
+      .filter((r) => r.status === 201)
+      .map((r) => (r.body.voucher as { partnerCode: string }).partnerCode);
     expect(new Set(codes).size).toBe(10);
   });
 

@@ -70,7 +70,7 @@ describe("redeeming rewards", () => {
     expect(tiers.gold).toBeDefined();
     const reward = await createReward(api, p, {
       pointsCost: 500,
-      tierCosts: { gold: 200 },
+      tierCosts: [{ tierCode: "gold", points: 200 }],
       cash: "15000",
     });
     const gold = await memberWithPoints(api, p, 1000);

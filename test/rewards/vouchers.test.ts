@@ -71,6 +71,11 @@ describe("vouchers at the till and in the web shop", () => {
     expect((await check({ total: "1000" }, typed)).body.valid).toBe(true);
     expectError(await check({ total: "1000" }, "NOPE2345NOPE"), 404, "voucher_not_found");
     expectError(await check({ total: "1.001" }), 422, "amount_precision");
+    const short = await check({ total: "1000" }, "ab");
+    expectError(short, 400, "validation_failed");
+    expect(short.body.error?.details?.issues).toEqual([
+      expect.objectContaining({ path: "body.code" }),
+    ]);
   });
 
   it("knows when a free product is not in the basket", async () => {
@@ -145,7 +150,7 @@ describe("vouchers at the till and in the web shop", () => {
     expect(voucher).toMatchObject({ state: "reserved", mode: "hold" });
     expect(await balance(api, p, memberId)).toMatchObject({ available: 600, held: 400 });
     const used = await act(voucher.code, "consume", { reference: "R-200" });
-    expect(used.body.voucher.state).toBe("used");
+    expect((used.body.voucher as { state: string }).state).toBe("used");
     expect(await balance(api, p, memberId)).toMatchObject({ available: 600, held: 0 });
     const hold = await api.call("GET", `${p.base}/holds/${voucher.holdId}`, { key: p.read });
     expect(hold.body.state).toBe("confirmed");
@@ -233,7 +238,7 @@ describe("vouchers at the till and in the web shop", () => {
     await act(voucher.code, "consume", { reference: "R-500" });
     const all = await api.call("GET", `${p.base}/members/${memberId}/vouchers`, { key: p.read });
     expect((all.body.data as Voucher[]).map((v) => v.id)).toEqual([
-      second.body.voucher.id,
+      (second.body.voucher as { id: string }).id,
       voucher.id,
     ]);
     const used = await api.call("GET", `${p.base}/members/${memberId}/vouchers?state=used`, {

@@ -13,7 +13,12 @@ interface MemberTierBody {
   keepTier: { needed: number; by: string } | null;
   periodEnd: string | null;
   reviewAt: string | null;
-  history: { fromTier: string | null; toTier: string | null; reason: string; note: string | null }[];
+  history: {
+    fromTier: string | null;
+    toTier: string | null;
+    reason: string;
+    note: string | null;
+  }[];
 }
 
 const dayMs = 86_400_000;
@@ -158,7 +163,9 @@ describe("tiers over HTTP", () => {
     const badLadders: [string, Json, string][] = [
       [
         "thresholds that do not rise with rank",
-        spendLadder({ tiers: [tier("bronze", 1, 0), tier("silver", 2, 500), tier("gold", 3, 500)] }),
+        spendLadder({
+          tiers: [tier("bronze", 1, 0), tier("silver", 2, 500), tier("gold", 3, 500)],
+        }),
         "body.tiers.2.threshold",
       ],
       [
@@ -206,7 +213,11 @@ describe("tiers over HTTP", () => {
         spendLadder({ qualification: { metric: "smiles", window: { kind: "calendar_year" } } }),
         "body.qualification.metric",
       ],
-      ["a code with spaces", spendLadder({ tiers: [tier("Gold Tier", 1, 0)] }), "body.tiers.0.code"],
+      [
+        "a code with spaces",
+        spendLadder({ tiers: [tier("Gold Tier", 1, 0)] }),
+        "body.tiers.0.code",
+      ],
       [
         "a missing English name",
         spendLadder({ tiers: [{ ...tier("bronze", 1, 0), names: { id: "Perunggu" } }] }),

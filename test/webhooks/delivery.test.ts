@@ -197,6 +197,11 @@ describe("webhook delivery to real receivers", () => {
     expect(message).toMatchObject({ state: "failed", attempts: 8 });
     expect((await runWebhooksOnce(api.ctx)).failed).toBe(0);
     expect(hooks.received.length).toBe(8);
+    // Settled messages and their attempts are purged after 30 days.
+    api.clock.advance(31 * 86_400_000);
+    expect((await runWebhooksOnce(api.ctx)).messagesPurged).toBeGreaterThanOrEqual(1);
+    expect(await messages(target.id)).toEqual([]);
+    expect(await deliveries(target.id)).toEqual([]);
   });
 
   it("disables an endpoint that answers 410 Gone", async () => {
@@ -223,6 +228,13 @@ describe("webhook delivery to real receivers", () => {
     api.clock.advance(86_400_000);
     await runWebhooksOnce(api.ctx);
     expect(gone.received.length).toBe(1);
+    // Turned on again by an admin, it receives new events.
+    gone.behaviour = 204;
+    const enabled = await api.call("PATCH", `${base()}/${target.id}`, { body: { enabled: true } });
+    expect(enabled.body).toMatchObject({ status: "enabled", disabledReason: null });
+    await adjust(memberId, 6);
+    expect((await runWebhooksOnce(api.ctx)).delivered).toBe(1);
+    expect(gone.received.length).toBe(2);
   });
 
   it("signs so the standardwebhooks library accepts it, and rejects tampering, wrong secrets and stale timestamps", async () => {

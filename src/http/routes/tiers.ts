@@ -12,8 +12,8 @@ import {
   type TierLadder,
   tierMetrics,
 } from "../../modules/tiers/index.ts";
-import { errorResponses, idempotencyHeaders, programParams, secured, write } from "../kit.ts";
 import type { App } from "../kit.ts";
+import { errorResponses, idempotencyHeaders, programParams, secured, write } from "../kit.ts";
 import { memberParams } from "./members.ts";
 
 const localized = z.object({ id: z.string(), en: z.string() });
@@ -154,7 +154,10 @@ export function registerTierRoutes(app: App, ctx: Ctx): void {
     async (request) => {
       const { programId } = request.params;
       const program = await getProgram(ctx.db.kysely, programId);
-      return ladderView(programId, await requireLadder(ctx.db.kysely, program, request.query.version));
+      return ladderView(
+        programId,
+        await requireLadder(ctx.db.kysely, program, request.query.version),
+      );
     },
   );
 

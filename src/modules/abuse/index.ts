@@ -24,6 +24,7 @@ export {
   VelocityLimitedError,
   type VelocityRuleInput,
   type VelocityRuleView,
+  velocityBlocked,
   velocityBlockSchema,
   velocityRuleInputSchema,
   velocityRuleSchema,

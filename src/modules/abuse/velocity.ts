@@ -179,6 +179,21 @@ function scopeValue(input: VelocityInput, scope: VelocityScope): string | null {
  * costs one read and writes nothing. Throws VelocityLimitedError when a rule would be exceeded.
  */
 export async function checkVelocity(tx: Tx, input: VelocityInput): Promise<void> {
+  const refused = await attempt(tx, input);
+  if (refused) throw new VelocityLimitedError(refused);
+}
+
+/**
+ * The same check for work that goes on without the limited part (a referral bonus granted by a
+ * purchase or a job): a refused attempt is recorded in the caller's transaction, which commits,
+ * and its id is answered; null when the attempt passed (and was counted).
+ */
+export async function velocityBlocked(tx: Tx, input: VelocityInput): Promise<string | null> {
+  const refused = await attempt(tx, input);
+  return refused ? recordBlockedAttempt(tx, refused, null) : null;
+}
+
+async function attempt(tx: Tx, input: VelocityInput): Promise<BlockedAttempt | null> {
   const rules = await tx
     .selectFrom("velocity_rules")
     .selectAll()
@@ -186,7 +201,7 @@ export async function checkVelocity(tx: Tx, input: VelocityInput): Promise<void>
     .where("action", "=", input.action)
     .orderBy("id")
     .execute();
-  if (rules.length === 0) return;
+  if (rules.length === 0) return null;
   await lockBalances(tx, input.programId, [input.memberId, ...(input.alsoLocks ?? [])]);
   const sharedKeys = [
     ...new Set(
@@ -223,7 +238,7 @@ export async function checkVelocity(tx: Tx, input: VelocityInput): Promise<void>
     const overCount = rule.count_max !== null && count + 1 > rule.count_max;
     const overPoints = rule.points_max !== null && points + input.points > Number(rule.points_max);
     if (overCount || overPoints) {
-      throw new VelocityLimitedError({
+      return {
         program_id: input.programId,
         rule_id: rule.id,
         action: input.action,
@@ -235,7 +250,7 @@ export async function checkVelocity(tx: Tx, input: VelocityInput): Promise<void>
         count_in_window: count,
         points_in_window: points,
         at: input.at,
-      });
+      };
     }
   }
   await tx
@@ -250,11 +265,12 @@ export async function checkVelocity(tx: Tx, input: VelocityInput): Promise<void>
       occurred_at: input.at,
     })
     .execute();
+  return null;
 }
 
 /** Stores a refused attempt, in its own transaction (the refused one rolled back). */
 export async function recordBlockedAttempt(
-  db: Queryable,
+  db: Tx | Queryable,
   attempt: BlockedAttempt,
   requestId: string | null,
 ): Promise<string> {

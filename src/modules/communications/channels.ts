@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import nodemailer, { type Transporter } from "nodemailer";
 import webpush from "web-push";
 import type { Ctx } from "../../context.ts";
-import type { Queryable } from "../../db/client.ts";
+import type { Queryable, Tx } from "../../db/client.ts";
 import type { MessageChannel } from "./tables.ts";
 
 /** Channel configuration, from the environment (see README); every part is optional. */
@@ -185,8 +185,12 @@ export async function sendPush(
 }
 
 /** A generated secret kept in the database: the first process to need it creates it. */
-async function storedKey<T>(ctx: Ctx, name: string, generate: () => T): Promise<T> {
-  const db: Queryable = ctx.db.kysely;
+async function storedKey<T>(
+  ctx: Ctx,
+  db: Queryable | Tx,
+  name: string,
+  generate: () => T,
+): Promise<T> {
   const read = () => db.selectFrom("comm_keys").select("value").where("name", "=", name).executeTakeFirst();
   const found = await read();
   if (found) return found.value as T;
@@ -202,16 +206,17 @@ export async function vapidKeys(
   ctx: Ctx,
 ): Promise<{ publicKey: string; privateKey: string; subject: string }> {
   const config = ctx.communications ?? {};
-  const keys = config.vapid ?? (await storedKey(ctx, "vapid", () => webpush.generateVAPIDKeys()));
+  const keys = config.vapid ?? (await storedKey(ctx, ctx.db.kysely, "vapid", () => webpush.generateVAPIDKeys()));
   const subject =
     config.vapidSubject ?? `mailto:${addressOf(config.emailFrom) ?? "no-reply@localhost"}`;
   return { ...keys, subject };
 }
 
-export async function unsubscribeSecret(ctx: Ctx): Promise<string> {
+/** Read in the caller's transaction: on the embedded database a second connection would wait. */
+export async function unsubscribeSecret(ctx: Ctx, db: Queryable | Tx): Promise<string> {
   return (
     ctx.communications?.unsubscribeSecret ??
-    (await storedKey(ctx, "unsubscribe", () => randomBytes(32).toString("base64url")))
+    (await storedKey(ctx, db, "unsubscribe", () => randomBytes(32).toString("base64url")))
   );
 }
 

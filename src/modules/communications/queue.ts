@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Ctx } from "../../context.ts";
 import type { Queryable, Tx } from "../../db/client.ts";
 import { DomainError } from "../../lib/errors.ts";
-import { newId } from "../../lib/ids.ts";
+import { idPrefixes, newId } from "../../lib/ids.ts";
 import { readBalance } from "../ledger/index.ts";
 import { findMemberRow, type MemberView, toView } from "../members/index.ts";
 import { getProgram, type Program } from "../programs/index.ts";
@@ -468,7 +468,7 @@ export async function composeFor(
   const balance =
     input.balance === undefined ? await readBalance(db, member.id) : { available: input.balance };
   const unsubscribeUrl = input.withUnsubscribe
-    ? await unsubscribeUrlFor(ctx, {
+    ? await unsubscribeUrlFor(ctx, db, {
         programId: program.id,
         memberId: member.id,
         channel: input.channel,
@@ -529,43 +529,68 @@ export function buildView(input: {
   };
 }
 
+const crockford = "0123456789abcdefghjkmnpqrstvwxyz";
+
+/** An id's ULID as 16 bytes, so a token fits in one URL path segment. */
+function idBytes(id: string): Buffer {
+  let value = 0n;
+  for (const char of id.slice(4)) value = value * 32n + BigInt(crockford.indexOf(char));
+  return Buffer.from(value.toString(16).padStart(32, "0"), "hex");
+}
+
+function idFrom(prefix: string, bytes: Buffer): string {
+  let value = BigInt(`0x${bytes.toString("hex")}`);
+  let text = "";
+  for (let i = 0; i < 26; i++) {
+    text = crockford[Number(value % 32n)] + text;
+    value /= 32n;
+  }
+  return `${prefix}_${text}`;
+}
+
+async function tokenMac(ctx: Ctx, db: Queryable | Tx, payload: Buffer): Promise<Buffer> {
+  return createHmac("sha256", await unsubscribeSecret(ctx, db))
+    .update(payload)
+    .digest()
+    .subarray(0, 16);
+}
+
 /** Unsubscribe tokens: program, member and channel, signed; they do not expire. */
 export async function unsubscribeUrlFor(
   ctx: Ctx,
+  db: Queryable | Tx,
   target: { programId: string; memberId: string; channel: MessageChannel },
 ): Promise<string> {
-  const payload = Buffer.from(
-    JSON.stringify([target.programId, target.memberId, target.channel]),
-  ).toString("base64url");
-  const mac = createHmac("sha256", await unsubscribeSecret(ctx))
-    .update(payload)
-    .digest()
-    .subarray(0, 16)
-    .toString("base64url");
+  const payload = Buffer.concat([
+    idBytes(target.programId),
+    idBytes(target.memberId),
+    Buffer.from([messageChannels.indexOf(target.channel)]),
+  ]);
+  const mac = await tokenMac(ctx, db, payload);
   const base = (ctx.communications?.publicUrl ?? defaultPublicUrl).replace(/\/+$/, "");
-  return `${base}/u/${payload}.${mac}`;
+  return `${base}/u/${payload.toString("base64url")}.${mac.toString("base64url")}`;
 }
 
 export async function readUnsubscribeToken(
   ctx: Ctx,
   token: string,
 ): Promise<{ programId: string; memberId: string; channel: MessageChannel }> {
-  const invalid = () =>
-    new DomainError("unsubscribe_token_invalid", "this unsubscribe link is not valid");
-  const [payload, mac] = token.split(".");
-  if (!payload || !mac) throw invalid();
-  const expected = createHmac("sha256", await unsubscribeSecret(ctx))
-    .update(payload)
-    .digest()
-    .subarray(0, 16);
-  const given = Buffer.from(mac, "base64url");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
-  const parsed = z
-    .tuple([z.string(), z.string(), z.enum(messageChannels)])
-    .safeParse(JSON.parse(Buffer.from(payload, "base64url").toString("utf8")));
-  if (!parsed.success) throw invalid();
-  const [programId, memberId, channel] = parsed.data;
-  return { programId, memberId, channel };
+  const [payloadText, macText] = token.split(".");
+  const payload = Buffer.from(payloadText ?? "", "base64url");
+  const given = Buffer.from(macText ?? "", "base64url");
+  const channel = messageChannels[payload[32] ?? -1];
+  if (payload.length !== 33 || given.length !== 16 || !channel) {
+    throw new DomainError("unsubscribe_token_invalid", "this unsubscribe link is not valid");
+  }
+  const expected = await tokenMac(ctx, ctx.db.kysely, payload);
+  if (!timingSafeEqual(given, expected)) {
+    throw new DomainError("unsubscribe_token_invalid", "this unsubscribe link is not valid");
+  }
+  return {
+    programId: idFrom(idPrefixes.program, payload.subarray(0, 16)),
+    memberId: idFrom(idPrefixes.member, payload.subarray(16, 32)),
+    channel,
+  };
 }
 
 export const messageSchema = z

@@ -106,6 +106,8 @@ interface TableRule {
   key: RawBuilder<string>;
   /** Listed in the export (default); false when another section already shows the rows. */
   exported?: boolean;
+  /** Secrets left out of the export (one-time codes, push encryption keys). */
+  secret?: string[];
   redactText?: string[];
   redactJson?: string[];
   clear?: string[];
@@ -130,7 +132,10 @@ async function collectRows(
   const result = await sql<Record<string, unknown>>`
     select * from ${sql.table(rule.table)} where ${rule.rows(memberId, programId)}
     order by ${rule.key}`.execute(db);
-  return result.rows;
+  const secret = new Set(rule.secret ?? []);
+  return result.rows.map((row) =>
+    Object.fromEntries(Object.entries(row).filter(([name]) => !secret.has(name))),
+  );
 }
 
 async function eraseRows(tx: Tx, rule: TableRule, scope: ErasureScope): Promise<void> {
@@ -286,9 +291,16 @@ const communications = tablesSection("communications", [
     redactText: ["subject", "reason"],
     redactJson: ["variables"],
     clear: ["secret"],
+    secret: ["secret"],
   },
   // A push endpoint and its keys address the member's device: removed on erasure.
-  { table: "push_subscriptions", rows: ofMember(), key: column("id"), remove: true },
+  {
+    table: "push_subscriptions",
+    rows: ofMember(),
+    key: column("id"),
+    remove: true,
+    secret: ["p256dh", "auth"],
+  },
 ]);
 
 const webhooks = tablesSection("webhooks", [

@@ -1,5 +1,6 @@
 import { WriteBatch } from "../../db/batch.ts";
 import type { Tx } from "../../db/client.ts";
+import { velocityBlocked } from "../abuse/index.ts";
 import { earnBonus, lockMembers } from "../ledger/index.ts";
 import { getProgram } from "../programs/index.ts";
 import { recordAutomaticActivity } from "../rules/index.ts";
@@ -37,6 +38,18 @@ export async function grantReferralPoints(
   for (const side of sides) {
     const member = locked.get(side.memberId);
     if (!member || member.status !== "active" || side.points <= 0) continue;
+    // The program's referral velocity rules cap what a referrer collects; the referee still earns.
+    if (
+      side.role === "referrer" &&
+      (await velocityBlocked(tx, {
+        programId: program.id,
+        memberId: side.memberId,
+        action: "referral",
+        points: side.points,
+        at: input.at,
+      }))
+    )
+      continue;
     await earnBonus(batch, member.balance, {
       program,
       memberId: side.memberId,

@@ -105,9 +105,12 @@ const commonFields = {
     .describe("Higher first among rewards the member can afford"),
   pointsCost: points,
   tierCosts: z
-    .record(tierCode, points)
-    .refine((value) => Object.keys(value).length <= 50, { message: "at most 50 tiers" })
-    .describe("Points by tier code, instead of pointsCost for members of that tier"),
+    .array(z.object({ tierCode, points }).strict())
+    .max(50)
+    .refine((costs) => new Set(costs.map((cost) => cost.tierCode)).size === costs.length, {
+      message: "a tier code appears twice",
+    })
+    .describe("Points for members of these tiers, instead of pointsCost"),
   cash: moneyInput.describe("Money paid at the till on top of the points (0 = points only)"),
   stock: z.number().int().min(0).max(stockMax).nullable().describe("null = unlimited"),
   limits: z
@@ -180,7 +183,7 @@ export const rewardUpdateSchema = z
   .object({
     ...commonFields,
     benefit: z
-      .record(z.string(), z.unknown())
+      .union(Object.values(benefitSchemas) as unknown as [z.ZodObject, ...z.ZodObject[]])
       .describe("The benefit of the reward's type, whole (see the create body)"),
   })
   .partial()
@@ -198,7 +201,7 @@ export const rewardSchema = z
     priority: z.number().int(),
     benefit: z.record(z.string(), z.unknown()),
     pointsCost: z.number().int(),
-    tierCosts: z.record(z.string(), z.number().int()),
+    tierCosts: z.array(z.object({ tierCode: z.string(), points: z.number().int() })),
     cash: moneyOut,
     stock: z.number().int().nullable(),
     limits: z.object({
@@ -328,7 +331,10 @@ function columnsOf(
   if (input.priority !== undefined) columns.priority = input.priority;
   if (input.benefit !== undefined) columns.benefit = storedBenefit(type, input.benefit, currency);
   if (input.pointsCost !== undefined) columns.points_cost = input.pointsCost;
-  if (input.tierCosts !== undefined) columns.tier_costs = JSON.stringify(input.tierCosts);
+  if (input.tierCosts !== undefined) {
+    const byTier = Object.fromEntries(input.tierCosts.map((cost) => [cost.tierCode, cost.points]));
+    columns.tier_costs = JSON.stringify(byTier);
+  }
   if (input.cash !== undefined) columns.cash_minor = money(input.cash, currency, "body.cash");
   if (input.stock !== undefined) columns.stock_remaining = input.stock;
   if (input.limits !== undefined) {
@@ -489,7 +495,7 @@ export function rewardView(row: RewardsTable, currency: string): RewardView {
     priority: row.priority,
     benefit: benefitView(row.type, parseJson(row.benefit), currency),
     pointsCost: row.points_cost,
-    tierCosts: tierCostsOf(row),
+    tierCosts: Object.entries(tierCostsOf(row)).map(([tierCode, points]) => ({ tierCode, points })),
     cash: fromMinor(row.cash_minor, currency),
     stock: row.stock_remaining,
     limits: {

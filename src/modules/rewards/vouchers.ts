@@ -82,15 +82,15 @@ export async function findVoucher(
   db: Queryable | Tx,
   programId: string,
   code: string,
-  lock = false,
+  options: { lock?: boolean; field?: string } = {},
 ): Promise<VouchersTable> {
-  const normalized = normalizeCode(code, "params.code");
+  const normalized = normalizeCode(code, options.field ?? "params.code");
   let query = db
     .selectFrom("vouchers")
     .selectAll()
     .where("program_id", "=", programId)
     .where("code", "=", normalized);
-  if (lock) query = query.forUpdate();
+  if (options.lock) query = query.forUpdate();
   const row = await query.executeTakeFirst();
   if (!row) throw notFound("voucher_not_found", normalized);
   return row;
@@ -194,7 +194,7 @@ export async function validateVoucher(
   input: { code: string; basket?: Basket | undefined; reservationReference?: string | undefined },
   at: Date,
 ) {
-  const voucher = await findVoucher(db, program.id, input.code);
+  const voucher = await findVoucher(db, program.id, input.code, { field: "body.code" });
   const reward = await findReward(db, program.id, voucher.reward_id);
   let reason = unusableReason(voucher, at, input.reservationReference);
   let discount: string | null = null;
@@ -220,7 +220,7 @@ export async function reserveVoucher(
   input: { code: string; reference?: string | undefined; ttlSeconds?: number | undefined },
   at: Date,
 ): Promise<VoucherView> {
-  const voucher = await findVoucher(tx, program.id, input.code, true);
+  const voucher = await findVoucher(tx, program.id, input.code, { lock: true });
   assertUsable(voucher, at, input.reference);
   // A held voucher is already reserved by its hold, until the hold's end.
   if (voucher.mode === "hold") return voucherView(voucher, program.currency);
@@ -265,7 +265,7 @@ export async function consumeVoucher(
   input: { code: string; reference: string; reservationReference?: string | undefined },
   at: Date,
 ): Promise<{ voucher: VoucherView; replayed: boolean }> {
-  const voucher = await findVoucher(tx, program.id, input.code, true);
+  const voucher = await findVoucher(tx, program.id, input.code, { lock: true });
   const seen = await tx
     .selectFrom("voucher_uses")
     .select("reference")
@@ -313,7 +313,7 @@ export async function releaseVoucher(
   code: string,
   at: Date,
 ): Promise<VoucherView> {
-  const voucher = await findVoucher(tx, program.id, code, true);
+  const voucher = await findVoucher(tx, program.id, code, { lock: true });
   if (voucher.state === "issued") return voucherView(voucher, program.currency);
   if (voucher.state !== "reserved") assertUsable(voucher, at);
   if (voucher.mode === "hold") {
@@ -336,7 +336,7 @@ export async function cancelVoucher(
   input: { code: string; reason?: string | undefined },
   at: Date,
 ): Promise<VoucherView> {
-  const voucher = await findVoucher(tx, program.id, input.code, true);
+  const voucher = await findVoucher(tx, program.id, input.code, { lock: true });
   if (voucher.state === "cancelled") return voucherView(voucher, program.currency);
   if (voucher.state === "used" || voucher.state === "expired" || voucher.uses_count > 0) {
     throw new DomainError(

@@ -282,19 +282,18 @@ async function* purchases(
   await sql`close ${sql.raw(name)}`.execute(tx);
 }
 
-/** Refunds of the chunk's purchases recorded before `until`, by purchase, oldest first. */
-async function refundsOf(
-  tx: Tx,
-  ids: string[],
-  until: Date,
-): Promise<Map<string, ReplayPurchase["refunds"]>> {
+/**
+ * Refunds of the chunk's purchases, by purchase, oldest first: every refund known now, also
+ * those recorded after the window (they take back the window's points all the same). Tier
+ * activity counts each from its own time.
+ */
+async function refundsOf(tx: Tx, ids: string[]): Promise<Map<string, ReplayPurchase["refunds"]>> {
   const byPurchase = new Map<string, ReplayPurchase["refunds"]>();
   if (ids.length === 0) return byPurchase;
   const rows = await tx
     .selectFrom("refunds")
     .select(["transaction_id", "amount_minor", "created_at"])
     .where("transaction_id", "in", ids)
-    .where("created_at", "<", until)
     .orderBy("created_at")
     .execute();
   for (const row of rows) {
@@ -341,7 +340,6 @@ async function replay(
     const refunds = await refundsOf(
       tx,
       rows.map((row) => row.id),
-      from,
     );
     for (const row of rows) {
       if (row.member_id === null) continue;
@@ -378,7 +376,7 @@ async function replay(
   const totals = { total: 0, withMember: 0, refunded: 0 };
   for await (const rows of purchases(tx, "simulation_window", program.id, from, to)) {
     const ids = rows.map((row) => row.id);
-    const [lines, refunds] = await Promise.all([linesOf(tx, ids), refundsOf(tx, ids, to)]);
+    const [lines, refunds] = await Promise.all([linesOf(tx, ids), refundsOf(tx, ids)]);
     const unseen = [
       ...new Set(rows.flatMap((row) => (row.member_id && !facts.has(row.member_id) ? [row.member_id] : []))),
     ];

@@ -40,7 +40,7 @@ export interface ReplayPurchase {
   totalMinor: number;
   lines: EvaluationInput["lines"];
   basePoints: number;
-  /** Refunds recorded up to the window's end, oldest first. */
+  /** Refunds known now, oldest first. */
   refunds: { recordedAt: Date; amountMinor: number }[];
 }
 

@@ -81,11 +81,7 @@ interface Tracked {
   changes: TierChange[];
 }
 
-function stateOf(row: {
-  tier_id: string | null;
-  since: Date;
-  period_end: Date | null;
-}): TierState {
+function stateOf(row: { tier_id: string | null; since: Date; period_end: Date | null }): TierState {
   return { tierId: row.tier_id, since: row.since, periodEnd: row.period_end };
 }
 
@@ -471,7 +467,8 @@ export async function reviewDueTiers(ctx: Ctx): Promise<TierReviewReport> {
         .execute();
       let changed = 0;
       const byProgram = new Map<string, typeof rows>();
-      for (const row of rows) byProgram.set(row.program_id, [...(byProgram.get(row.program_id) ?? []), row]);
+      for (const row of rows)
+        byProgram.set(row.program_id, [...(byProgram.get(row.program_id) ?? []), row]);
       for (const [programId, programRows] of byProgram) {
         const program = await getProgram(tx, programId);
         const ladder = await requireLadder(tx, program);

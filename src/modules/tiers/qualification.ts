@@ -279,7 +279,12 @@ export function tierTimeline(
       );
     } else if (checkAt !== undefined) {
       const at = new Date(checkAt);
-      step = upgradeStep(ladder, state, metricValue(ladder, activity, upgradeWindow(ladder, at)), at);
+      step = upgradeStep(
+        ladder,
+        state,
+        metricValue(ladder, activity, upgradeWindow(ladder, at)),
+        at,
+      );
       next += 1;
     } else {
       return { state, changes };

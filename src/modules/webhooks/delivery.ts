@@ -9,7 +9,7 @@ import { newId } from "../../lib/ids.ts";
 import type { AddressPolicy } from "./address.ts";
 import { disableGoneEndpoint, matchesFilters } from "./endpoints.ts";
 import { send } from "./send.ts";
-import type { WebhookMessagesTable } from "./tables.ts";
+import type { WebhookEndpointsTable, WebhookMessagesTable } from "./tables.ts";
 
 export interface WebhookSettings extends AddressPolicy {
   /** Longest wait for a receiver's answer, connection included. */
@@ -28,6 +28,9 @@ export const fanoutBatchSizeMax = 500;
 export const claimBatchSizeMax = 20;
 /** Events one range replay may queue; a larger range is refused, to be split. */
 export const replayMessagesMax = 10_000;
+/** Delivered and failed messages (with their attempts) are kept this long, then purged. */
+export const messageRetentionDays = 30;
+const purgeBatchSizeMax = 1_000;
 
 /**
  * Waits after a failed attempt, from the Standard Webhooks schedule: the first attempt is
@@ -269,12 +272,23 @@ export function signatures(
 
 type Outcome = "delivered" | "retry" | "failed" | "gone";
 
-async function attempt(ctx: Ctx, message: Claimed): Promise<Outcome> {
-  const endpoint = await ctx.db.kysely
+type Target = Pick<
+  WebhookEndpointsTable,
+  "id" | "url" | "secret" | "previous_secret" | "previous_secret_until"
+>;
+
+/** The endpoints of a claimed batch, read once. */
+async function targetsOf(ctx: Ctx, claimed: Claimed[]): Promise<Map<string, Target>> {
+  const rows = await ctx.db.kysely
     .selectFrom("webhook_endpoints")
-    .select(["url", "secret", "previous_secret", "previous_secret_until"])
-    .where("id", "=", message.endpoint_id)
-    .executeTakeFirst();
+    .select(["id", "url", "secret", "previous_secret", "previous_secret_until"])
+    .where("id", "in", [...new Set(claimed.map((message) => message.endpoint_id))])
+    .execute();
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+async function attempt(ctx: Ctx, message: Claimed, endpoint: Target | undefined): Promise<Outcome> {
+  // Deleted since the claim: its messages went with it.
   if (!endpoint) return "failed";
   const startedAt = ctx.clock.now();
   const result = await send(settingsOf(ctx), {
@@ -334,10 +348,28 @@ export interface WebhookReport {
   retrying: number;
   failed: number;
   endpointsDisabled: number;
+  messagesPurged: number;
+}
+
+/** Deletes settled messages past retention, in bounded batches; their attempts go with them. */
+async function purgeSettled(ctx: Ctx): Promise<number> {
+  const before = new Date(ctx.clock.now().getTime() - messageRetentionDays * 86_400_000);
+  let purged = 0;
+  for (;;) {
+    const deleted = await sql<{ id: string }>`
+      delete from webhook_messages where id in (
+        select id from webhook_messages
+        where state <> 'pending' and created_at < ${before}
+        limit ${purgeBatchSizeMax})
+      returning id`.execute(ctx.db.kysely);
+    purged += deleted.rows.length;
+    if (deleted.rows.length < purgeBatchSizeMax) return purged;
+  }
 }
 
 /**
- * One pass: fan new events out into messages, then send every due message until none is left.
+ * One pass: fan new events out into messages, purge old settled ones, then send every due
+ * message until none is left.
  * Safe to run in several processes at once (see fanOut and claimDue).
  */
 export async function runWebhooksOnce(ctx: Ctx): Promise<WebhookReport> {
@@ -347,11 +379,15 @@ export async function runWebhooksOnce(ctx: Ctx): Promise<WebhookReport> {
     retrying: 0,
     failed: 0,
     endpointsDisabled: 0,
+    messagesPurged: await purgeSettled(ctx),
   };
   for (;;) {
     const claimed = await claimDue(ctx);
     if (claimed.length === 0) return report;
-    const outcomes = await Promise.all(claimed.map((message) => attempt(ctx, message)));
+    const targets = await targetsOf(ctx, claimed);
+    const outcomes = await Promise.all(
+      claimed.map((message) => attempt(ctx, message, targets.get(message.endpoint_id))),
+    );
     for (const outcome of outcomes) {
       if (outcome === "delivered") report.delivered++;
       else if (outcome === "retry") report.retrying++;
