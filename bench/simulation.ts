@@ -16,7 +16,6 @@ import { sql } from "kysely";
 import { openContext } from "../src/app.ts";
 import { demoProgramName, seedDemo } from "../src/cli/seed.ts";
 import { loadConfig } from "../src/config.ts";
-import type { Ctx } from "../src/context.ts";
 import { runSimulation, type SimulationInput } from "../src/modules/simulation/index.ts";
 import { createDatabase } from "./postgres.ts";
 
@@ -87,10 +86,11 @@ try {
     const purchases = await sql`select * from transactions
       where program_id = ${programId} and occurred_at >= ${from} and occurred_at < ${to}
       order by occurred_at, id`.execute(ctx.db.kysely);
-    const lines = await sql`select l.* from transaction_lines l join transactions t on t.id = l.transaction_id
+    const lines =
+      await sql`select l.* from transaction_lines l join transactions t on t.id = l.transaction_id
       where t.program_id = ${programId} and t.occurred_at >= ${from} and t.occurred_at < ${to}`.execute(
-      ctx.db.kysely,
-    );
+        ctx.db.kysely,
+      );
     return purchases.rows.length + lines.rows.length;
   });
   // The first run warms caches (compiled regexes, timezone formatters); the second is measured.

@@ -88,7 +88,9 @@ describe("web push with VAPID", () => {
 
   beforeAll(async () => {
     api = await createTestApi();
-    push = await startReceiver((request) => ({ status: request.path.startsWith("/gone") ? 410 : 201 }));
+    push = await startReceiver((request) => ({
+      status: request.path.startsWith("/gone") ? 410 : 201,
+    }));
     api.ctx.communications = { emailFrom: "Toko <halo@toko.test>" };
     programId = await api.program({ name: "Toko Maju" });
     await api.call("PATCH", `/v1/programs/${programId}/communication-settings`, {
@@ -123,7 +125,11 @@ describe("web push with VAPID", () => {
 
     await runMessages(api); // the welcome
     const response = await api.call("POST", `/v1/programs/${programId}/transactions`, {
-      body: purchase("P-1", { member: { id: memberId }, total: "250000", occurredAt: api.clock.now().toISOString() }),
+      body: purchase("P-1", {
+        member: { id: memberId },
+        total: "250000",
+        occurredAt: api.clock.now().toISOString(),
+      }),
     });
     expect(response.status).toBe(201);
     await runMessages(api);
@@ -153,7 +159,10 @@ describe("web push with VAPID", () => {
     expect(await messagesOf(api, programId, memberId)).toMatchObject([
       { trigger: "welcome", state: "failed", reason: expect.stringContaining("410") },
     ]);
-    const left = await api.call("GET", `/v1/programs/${programId}/members/${memberId}/push-subscriptions`);
+    const left = await api.call(
+      "GET",
+      `/v1/programs/${programId}/members/${memberId}/push-subscriptions`,
+    );
     expect(left.body.data).toEqual([]);
   });
 
@@ -183,7 +192,9 @@ describe("web push with VAPID", () => {
     ];
     for (const body of bad) {
       const response = await expectNothingWritten(api, () =>
-        api.call("POST", `/v1/programs/${programId}/members/${memberId}/push-subscriptions`, { body }),
+        api.call("POST", `/v1/programs/${programId}/members/${memberId}/push-subscriptions`, {
+          body,
+        }),
       );
       expectError(response, 400, "validation_failed");
     }

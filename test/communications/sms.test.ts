@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sendOneTimeCode } from "../../src/modules/communications/index.ts";
 import { expectError, expectNothingWritten } from "../api/support.ts";
 import { createTestApi, nextPhone, purchase, type TestApi } from "../harness.ts";
-import { sendOneTimeCode } from "../../src/modules/communications/index.ts";
 import {
   commCounts,
   messagesOf,
@@ -51,7 +51,8 @@ describe("SMS and WhatsApp through the generic HTTP provider", () => {
     await gateway.close();
   });
 
-  const sent = () => gateway.requests.filter(signatureValid).map((r) => JSON.parse(r.body.toString()));
+  const sent = () =>
+    gateway.requests.filter(signatureValid).map((r) => JSON.parse(r.body.toString()));
 
   async function buy(memberId: string, externalId: string) {
     const response = await api.call("POST", `/v1/programs/${programId}/transactions`, {

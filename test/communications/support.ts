@@ -8,7 +8,11 @@ import { runCommunicationsOnce } from "../../src/modules/communications/index.ts
 import type { TestApi } from "../harness.ts";
 
 /** A real SMTP server on a free local port that parses every mail it accepts. */
-export async function startSmtp(): Promise<{ url: string; mails: ParsedMail[]; close(): Promise<void> }> {
+export async function startSmtp(): Promise<{
+  url: string;
+  mails: ParsedMail[];
+  close(): Promise<void>;
+}> {
   const mails: ParsedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -47,7 +51,11 @@ export async function startReceiver(
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
-      const received = { path: request.url ?? "", headers: request.headers, body: Buffer.concat(chunks) };
+      const received = {
+        path: request.url ?? "",
+        headers: request.headers,
+        body: Buffer.concat(chunks),
+      };
       requests.push(received);
       const { status, body } = answer(received);
       response.writeHead(status, { "content-type": "application/json" });
@@ -107,8 +115,22 @@ export async function messagesOf(
 /** Row counts of the communications tables, for "nothing written" checks. */
 export async function commCounts(api: TestApi): Promise<Record<string, number>> {
   const db = api.ctx.db.kysely;
-  const count = async (table: "comm_messages" | "message_templates" | "comm_settings" | "push_subscriptions" | "comm_member_prefs") =>
-    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+  const count = async (
+    table:
+      | "comm_messages"
+      | "message_templates"
+      | "comm_settings"
+      | "push_subscriptions"
+      | "comm_member_prefs",
+  ) =>
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   return {
     messages: await count("comm_messages"),
     templates: await count("message_templates"),

@@ -1,8 +1,8 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJobsOnce } from "../../src/jobs/index.ts";
-import { createTestApi, nextPhone, onPostgres, purchase, type TestApi } from "../harness.ts";
 import { expectError, rowCounts } from "../api/support.ts";
+import { createTestApi, nextPhone, onPostgres, purchase, type TestApi } from "../harness.ts";
 
 type Json = Record<string, unknown>;
 const dayMs = 86_400_000;
@@ -144,7 +144,11 @@ describe("referrals over HTTP", () => {
 
     const done = await api.call("GET", `${base(programId)}/referrals?status=completed`);
     expect(done.body.data).toEqual([
-      expect.objectContaining({ id: referral.id, status: "completed", completedAt: expect.any(String) }),
+      expect.objectContaining({
+        id: referral.id,
+        status: "completed",
+        completedAt: expect.any(String),
+      }),
     ]);
     const bigId = (
       await api.ctx.db.kysely
@@ -179,7 +183,11 @@ describe("referrals over HTTP", () => {
     const { refereeId, referral } = await referred(programId, await codeOf(programId, referrerId));
     await buy(programId, refereeId, "R-1", "120000");
     const refund = await api.call("POST", `${base(programId)}/refunds`, {
-      body: { externalId: "RF-1", transaction: { storeId: "S1", externalId: "R-1" }, amount: "30000" },
+      body: {
+        externalId: "RF-1",
+        transaction: { storeId: "S1", externalId: "R-1" },
+        amount: "30000",
+      },
     });
     expect(refund.status, JSON.stringify(refund.body)).toBe(201);
     api.clock.advanceDays(15);
@@ -298,22 +306,27 @@ describe("referrals over HTTP", () => {
     expect((await referred(monthProgram, monthlyCode)).referral.status).toBe("pending");
   });
 
-  it.runIf(onPostgres)("counts concurrent referrals of one referrer against the limit", async () => {
-    const programId = await program({}, { perReferrerTotalMax: 2 });
-    const referrerId = await api.member(programId);
-    const code = await codeOf(programId, referrerId);
-    await Promise.all(Array.from({ length: 6 }, () => api.member(programId, { referralCode: code })));
-    const list = await api.call("GET", `${base(programId)}/referrals?referrerId=${referrerId}`);
-    const statuses = (list.body.data as Json[]).map((referral) => referral.reason ?? "pending");
-    expect(statuses.sort()).toEqual([
-      "limit_reached",
-      "limit_reached",
-      "limit_reached",
-      "limit_reached",
-      "pending",
-      "pending",
-    ]);
-  });
+  it.runIf(onPostgres)(
+    "counts concurrent referrals of one referrer against the limit",
+    async () => {
+      const programId = await program({}, { perReferrerTotalMax: 2 });
+      const referrerId = await api.member(programId);
+      const code = await codeOf(programId, referrerId);
+      await Promise.all(
+        Array.from({ length: 6 }, () => api.member(programId, { referralCode: code })),
+      );
+      const list = await api.call("GET", `${base(programId)}/referrals?referrerId=${referrerId}`);
+      const statuses = (list.body.data as Json[]).map((referral) => referral.reason ?? "pending");
+      expect(statuses.sort()).toEqual([
+        "limit_reached",
+        "limit_reached",
+        "limit_reached",
+        "limit_reached",
+        "pending",
+        "pending",
+      ]);
+    },
+  );
 
   it("rejects every code while referrals are disabled", async () => {
     const programId = await program({}, { enabled: false });
@@ -375,7 +388,11 @@ describe("referrals over HTTP", () => {
     for (const [name, act] of cases) {
       const response = await expectUnchanged(act);
       expect([400, 422], `${name}: ${JSON.stringify(response.body)}`).toContain(response.status);
-      expectError(response, response.status, response.status === 400 ? "validation_failed" : "amount_precision");
+      expectError(
+        response,
+        response.status,
+        response.status === 400 ? "validation_failed" : "amount_precision",
+      );
     }
     const missing = await expectUnchanged(() =>
       api.call("GET", `${base(programId)}/members/mbr_00000000000000000000000000/referral`),

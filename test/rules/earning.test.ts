@@ -330,6 +330,52 @@ describe("earning with campaigns over HTTP", () => {
     await expectLedgerOk(api, p);
   });
 
+  it("a tier multiplier is its own line on the base points; member_tier conditions see the tier", async () => {
+    const p = await api.program();
+    const m = await api.member(p);
+    const ladder = await api.call("PUT", `${base(p)}/tier-ladder`, {
+      body: {
+        qualification: { metric: "spend", window: { kind: "rolling_months", months: 12 } },
+        gracePeriodDays: 30,
+        lowestTierAutomatic: true,
+        tiers: [
+          { code: "bronze", rank: 1, names: { id: "Perunggu", en: "Bronze" }, threshold: 0 },
+          {
+            code: "gold",
+            rank: 2,
+            names: { id: "Emas", en: "Gold" },
+            threshold: 500000000,
+            benefits: { earnMultiplierPercent: 150 },
+          },
+        ],
+      },
+    });
+    expect(ladder.status, JSON.stringify(ladder.body)).toBeLessThan(300);
+    const set = await api.call("POST", `${base(p)}/members/${m}/tier`, {
+      body: { tierCode: "gold", reason: "test" },
+    });
+    expect(set.status, JSON.stringify(set.body)).toBeLessThan(300);
+    await createCampaign(
+      api,
+      p,
+      campaignBody([
+        {
+          id: "gold",
+          conditions: [{ type: "member_tier", args: { tiers: ["gold"] } }],
+          actions: [{ type: "fixed_bonus", args: { points: 7 } }],
+        },
+      ]),
+    );
+    const earn = await buy(api, p, "T-1", { member: { id: m }, total: "250000" });
+    expect(earn.breakdown.map((item) => [item.source, item.points])).toEqual([
+      ["base", 25],
+      ["tier", 12],
+      ["campaign", 7],
+    ]);
+    expect(earn.pointsEarned).toBe(44);
+    await expectLedgerOk(api, p);
+  });
+
   it("a batch of purchases evaluates in order: visits and caps carry over within the batch", async () => {
     const p = await api.program();
     const m = await api.member(p);

@@ -73,7 +73,13 @@ describe("what-if simulation over HTTP", () => {
       ...(key !== undefined && { key }),
     });
 
-  async function buy(externalId: string, memberId: string | null, at: string, total: string, category: string) {
+  async function buy(
+    externalId: string,
+    memberId: string | null,
+    at: string,
+    total: string,
+    category: string,
+  ) {
     const response = await api.call("POST", `/v1/programs/${programId}/transactions`, {
       body: purchase(externalId, {
         ...(memberId && { member: { id: memberId } }),
@@ -94,9 +100,9 @@ describe("what-if simulation over HTTP", () => {
     );
     const counts: Record<string, number> = {};
     for (const { name } of tables.rows) {
-      const { rows } = await sql<{ count: number }>`select count(*)::int as count from ${sql.table(name)}`.execute(
-        api.ctx.db.kysely,
-      );
+      const { rows } = await sql<{
+        count: number;
+      }>`select count(*)::int as count from ${sql.table(name)}`.execute(api.ctx.db.kysely);
       counts[name] = rows[0]?.count ?? 0;
     }
     return counts;
@@ -115,7 +121,11 @@ describe("what-if simulation over HTTP", () => {
     // Outside the window: counts for nothing.
     await buy("A-0", memberA, "2026-02-20T10:00:00+07:00", "10000", "snack");
     const refund = await api.call("POST", `/v1/programs/${programId}/refunds`, {
-      body: { externalId: "RF-1", transaction: { storeId: "S1", externalId: "A-2" }, amount: "50000" },
+      body: {
+        externalId: "RF-1",
+        transaction: { storeId: "S1", externalId: "A-2" },
+        amount: "50000",
+      },
     });
     expect(refund.status, JSON.stringify(refund.body)).toBe(201);
   });
@@ -235,14 +245,32 @@ describe("what-if simulation over HTTP", () => {
 
   it("refuses bad input with the path of the problem", async () => {
     const cases: [Json, number, string, string | undefined][] = [
-      [{ window: { from: "2025-01-01T00:00:00Z", to: "2026-02-06T00:00:00Z" } }, 400, "validation_failed", "window.to"],
-      [{ window: { from: "2026-03-10T00:00:00Z", to: "2026-03-01T00:00:00Z" } }, 400, "validation_failed", "window.to"],
-      [{ window: { from: "2026-03-10T00:00:00Z", to: "2026-04-01T00:00:00Z" } }, 400, "validation_failed", "window.to"],
+      [
+        { window: { from: "2025-01-01T00:00:00Z", to: "2026-02-06T00:00:00Z" } },
+        400,
+        "validation_failed",
+        "window.to",
+      ],
+      [
+        { window: { from: "2026-03-10T00:00:00Z", to: "2026-03-01T00:00:00Z" } },
+        400,
+        "validation_failed",
+        "window.to",
+      ],
+      [
+        { window: { from: "2026-03-10T00:00:00Z", to: "2026-04-01T00:00:00Z" } },
+        400,
+        "validation_failed",
+        "window.to",
+      ],
       [
         {
           campaigns: [
             weekendDouble,
-            { ...berasBonus, rules: [{ actions: [{ type: "multiplier", args: { percent: 50 } }] }] },
+            {
+              ...berasBonus,
+              rules: [{ actions: [{ type: "multiplier", args: { percent: 50 } }] }],
+            },
           ],
         },
         400,
@@ -250,14 +278,21 @@ describe("what-if simulation over HTTP", () => {
         "campaigns.1.rules.0.actions.0.args.percent",
       ],
       [
-        { campaigns: [{ ...weekendDouble, rules: [{ actions: [{ type: "teleport", args: {} }] }] }] },
+        {
+          campaigns: [{ ...weekendDouble, rules: [{ actions: [{ type: "teleport", args: {} }] }] }],
+        },
         400,
         "validation_failed",
         "campaigns.0.rules.0.actions.0.type",
       ],
       [{ campaignIds: ["cmp_00000000000000000000000000"] }, 404, "campaign_not_found", undefined],
       [{ pointValue: "0.001" }, 422, "amount_precision", "pointValue"],
-      [{ tierLadder: { ...ladder, tiers: [ladder.tiers[0], ladder.tiers[0]] } }, 400, "validation_failed", undefined],
+      [
+        { tierLadder: { ...ladder, tiers: [ladder.tiers[0], ladder.tiers[0]] } },
+        400,
+        "validation_failed",
+        undefined,
+      ],
       [{ window: { from: "yesterday", to: "today" } }, 400, "validation_failed", undefined],
       [{ surprise: true }, 400, "validation_failed", undefined],
     ];

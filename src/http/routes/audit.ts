@@ -98,13 +98,18 @@ export function registerAuditRoutes(app: App, ctx: Ctx): void {
           "The audit chain as JSON Lines (header, records with content, signed checkpoints); see docs/audit.md",
         tags,
         security: secured,
+        response: {
+          200: z.string().describe("application/x-ndjson: one JSON document per line"),
+          ...errorResponses,
+        },
       },
     },
     async (_request, reply) =>
       reply
         .type("application/x-ndjson")
         .header("content-disposition", 'attachment; filename="setia-audit.jsonl"')
-        .send(Readable.from(exportAudit(ctx))),
+        // A stream is piped as it is, never serialised; the schema above documents it.
+        .send(Readable.from(exportAudit(ctx)) as unknown as string),
   );
 
   app.get(

@@ -4,10 +4,12 @@ import type { Ctx } from "../../context.ts";
 import { DomainError } from "../../lib/errors.ts";
 import {
   addPushSubscription,
+  builtinTemplates,
   commSettingsSchema,
   commSettingsUpdateSchema,
   createTemplate,
   deleteTemplate,
+  escapeHtml,
   getPreferences,
   getSettings,
   getTemplate,
@@ -37,7 +39,6 @@ import {
   vapidKeys,
   verifySignature,
 } from "../../modules/communications/index.ts";
-import { builtinTemplates } from "../../modules/communications/templates.ts";
 import { findMemberRow, updateMember } from "../../modules/members/index.ts";
 import { getProgram } from "../../modules/programs/index.ts";
 import { errorBodySchema } from "../errors.ts";
@@ -423,14 +424,6 @@ const pageTexts = {
       `You will no longer receive ${channel} messages from ${program}. You can subscribe again at any time in our shop or app.`,
   },
 };
-
-function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;");
-}
 
 /** Routes members and gateways reach without an API key: unsubscribe links and inbound SMS. */
 function registerPublicRoutes(app: App, ctx: Ctx): void {

@@ -79,8 +79,7 @@ export function registerReferralRoutes(app: App, ctx: Ctx): void {
         response: { 200: memberReferralSchema, ...errorResponses },
       },
     },
-    async (request) =>
-      getMemberReferral(ctx, request.params.programId, request.params.memberId),
+    async (request) => getMemberReferral(ctx, request.params.programId, request.params.memberId),
   );
 
   app.post(

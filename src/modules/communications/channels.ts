@@ -51,7 +51,8 @@ export interface EmailContent {
 const transports = new Map<string, Transporter>();
 
 export async function sendEmail(config: CommunicationsConfig, mail: EmailContent): Promise<string> {
-  if (!config.smtpUrl) throw new SendError("channel_not_configured: SETIA_SMTP_URL is not set", false);
+  if (!config.smtpUrl)
+    throw new SendError("channel_not_configured: SETIA_SMTP_URL is not set", false);
   let transport = transports.get(config.smtpUrl);
   if (!transport) {
     transport = nodemailer.createTransport(config.smtpUrl);
@@ -191,7 +192,8 @@ async function storedKey<T>(
   name: string,
   generate: () => T,
 ): Promise<T> {
-  const read = () => db.selectFrom("comm_keys").select("value").where("name", "=", name).executeTakeFirst();
+  const read = () =>
+    db.selectFrom("comm_keys").select("value").where("name", "=", name).executeTakeFirst();
   const found = await read();
   if (found) return found.value as T;
   await db
@@ -206,7 +208,9 @@ export async function vapidKeys(
   ctx: Ctx,
 ): Promise<{ publicKey: string; privateKey: string; subject: string }> {
   const config = ctx.communications ?? {};
-  const keys = config.vapid ?? (await storedKey(ctx, ctx.db.kysely, "vapid", () => webpush.generateVAPIDKeys()));
+  const keys =
+    config.vapid ??
+    (await storedKey(ctx, ctx.db.kysely, "vapid", () => webpush.generateVAPIDKeys()));
   const subject =
     config.vapidSubject ?? `mailto:${addressOf(config.emailFrom) ?? "no-reply@localhost"}`;
   return { ...keys, subject };

@@ -11,10 +11,10 @@ import { type ConsumeReport, consumeOutbox, runDailyScans, type ScanReport } fro
 export {
   type CommunicationsConfig,
   communicationsConfig,
-  signatureHeader,
   sign,
-  verifySignature,
+  signatureHeader,
   vapidKeys,
+  verifySignature,
 } from "./channels.ts";
 export { previewMessage, previewResultSchema, previewSchema } from "./preview.ts";
 export {
@@ -27,7 +27,7 @@ export {
   unsubscribeUrlFor,
 } from "./queue.ts";
 export * from "./settings.ts";
-export { templateVariables, triggers } from "./templates.ts";
+export { builtinTemplates, escapeHtml, templateVariables, triggers } from "./templates.ts";
 
 export interface CommunicationsReport {
   events: ConsumeReport;

@@ -10,9 +10,16 @@ export const previewSchema = z
   .object({
     trigger: z.enum(triggers),
     channel: z.enum(messageChannels).default("email"),
-    locale: z.enum(locales).optional().describe("Default: the member's language, else the program's"),
+    locale: z
+      .enum(locales)
+      .optional()
+      .describe("Default: the member's language, else the program's"),
     tone: z.enum(tones).optional().describe("Default: the program's tone"),
-    memberId: z.string().max(64).optional().describe("Render for this member; default: sample data"),
+    memberId: z
+      .string()
+      .max(64)
+      .optional()
+      .describe("Render for this member; default: sample data"),
     template: z
       .object({ subject: z.string().min(1).max(300), body: z.string().min(1).max(10_000) })
       .strict()
@@ -53,7 +60,12 @@ export async function previewMessage(
     ? toView(await findMemberRow(db, programId, { id: input.memberId }))
     : null;
   const locale =
-    input.locale ?? (member ? await memberLocale(db, member.id, program.locale) : program.locale === "en" ? "en" : "id");
+    input.locale ??
+    (member
+      ? await memberLocale(db, member.id, program.locale)
+      : program.locale === "en"
+        ? "en"
+        : "id");
   const tone = input.tone ?? settings.tone;
   const resolved = input.template
     ? { ...input.template, source: "draft" as const }

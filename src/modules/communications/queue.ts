@@ -25,12 +25,7 @@ import {
   messageChannels,
   resolveTemplate,
 } from "./settings.ts";
-import type {
-  CommMessagesTable,
-  MessageCategory,
-  MessageChannel,
-  MessageState,
-} from "./tables.ts";
+import type { CommMessagesTable, MessageCategory, MessageChannel, MessageState } from "./tables.ts";
 import {
   Formatter,
   type Locale,
@@ -207,7 +202,12 @@ async function claim(
       report.deferred++;
       await tx
         .updateTable("comm_messages")
-        .set({ ...base, state: "deferred", reason: decision.reason, next_attempt_at: decision.until })
+        .set({
+          ...base,
+          state: "deferred",
+          reason: decision.reason,
+          next_attempt_at: decision.until,
+        })
         .where("id", "=", row.id)
         .execute();
     } else {
@@ -258,7 +258,8 @@ class ClaimScope {
     }
     const security = row.category === "security";
     if (!security) {
-      if (member.status !== "active") return { kind: "suppress", reason: `member_${member.status}` };
+      if (member.status !== "active")
+        return { kind: "suppress", reason: `member_${member.status}` };
       if (settings.disabledTriggers.includes(row.trigger as Trigger)) {
         return { kind: "suppress", reason: "trigger_disabled" };
       }
@@ -370,13 +371,17 @@ async function deliver(ctx: Ctx, message: Claimed, report: DeliveryReport): Prom
     } else {
       providerMessageId = await sendViaProvider(
         config,
-        { to: delivery.to, channel: delivery.channel, body: delivery.content.text, messageId: message.id },
+        {
+          to: delivery.to,
+          channel: delivery.channel,
+          body: delivery.content.text,
+          messageId: message.id,
+        },
         ctx.clock.now(),
       );
     }
   } catch (error) {
-    failure =
-      error instanceof SendError ? error : new SendError((error as Error).message, true);
+    failure = error instanceof SendError ? error : new SendError((error as Error).message, true);
   }
   const now = ctx.clock.now();
   const retry = failure?.retryable === true && message.attempts < attemptsMax;
@@ -487,15 +492,11 @@ export async function composeFor(
   const footer =
     input.channel === "email" && unsubscribeUrl
       ? {
-          text: `${locale === "id" ? "Berhenti berlangganan email" : "Unsubscribe from emails"}: ${unsubscribeUrl}`,
-          html: `<a href="${escapeAttribute(unsubscribeUrl)}">${locale === "id" ? "Berhenti berlangganan email" : "Unsubscribe from emails"}</a>`,
+          text: locale === "id" ? "Berhenti berlangganan email" : "Unsubscribe from emails",
+          url: unsubscribeUrl,
         }
       : null;
   return { ...render(template, view, footer), unsubscribeUrl };
-}
-
-function escapeAttribute(value: string): string {
-  return value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
 }
 
 export function buildView(input: {
@@ -674,7 +675,12 @@ export const oneTimeCodePattern = /^[A-Za-z0-9]{4,12}$/;
  */
 export async function sendOneTimeCode(
   ctx: Ctx,
-  input: { programId: string; memberId: string; channel: "email" | "sms" | "whatsapp"; code: string },
+  input: {
+    programId: string;
+    memberId: string;
+    channel: "email" | "sms" | "whatsapp";
+    code: string;
+  },
 ): Promise<{ messageId: string }> {
   if (!oneTimeCodePattern.test(input.code)) {
     throw new DomainError("validation_failed", "a one-time code is 4 to 12 letters or digits", {

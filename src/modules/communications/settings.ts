@@ -129,7 +129,10 @@ export const templateCreateSchema = z
   .object({
     trigger: z.enum(triggers),
     locale: z.enum(locales),
-    tone: z.enum(["any", ...tones]).default("any").describe("'any' serves every tone"),
+    tone: z
+      .enum(["any", ...tones])
+      .default("any")
+      .describe("'any' serves every tone"),
     subject: subjectText.describe("Email subject and push title"),
     body: bodyText.describe("Plain text with {{variables}}; HTML-escaped in email"),
   })
@@ -299,7 +302,9 @@ export async function setPreferences(
   await tx
     .insertInto("comm_member_prefs")
     .values({ member_id: memberId, program_id: programId, locale: input.locale, updated_at: now })
-    .onConflict((oc) => oc.column("member_id").doUpdateSet({ locale: input.locale, updated_at: now }))
+    .onConflict((oc) =>
+      oc.column("member_id").doUpdateSet({ locale: input.locale, updated_at: now }),
+    )
     .execute();
   return input;
 }
@@ -314,7 +319,10 @@ const base64url = z.string().regex(/^[A-Za-z0-9_-]+={0,2}$/, { message: "base64u
 
 export const pushSubscriptionCreateSchema = z
   .object({
-    endpoint: z.url({ protocol: /^https?$/ }).max(2048).describe("PushSubscription.endpoint"),
+    endpoint: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .describe("PushSubscription.endpoint"),
     keys: z
       .object({
         p256dh: base64url.min(80).max(100).describe("P-256 public key, uncompressed, base64url"),
@@ -366,7 +374,8 @@ export async function addPushSubscription(
     .orderBy("id", "desc")
     .execute();
   const surplus = all.slice(pushSubscriptionsPerMemberMax).map((r) => r.id);
-  if (surplus.length > 0) await tx.deleteFrom("push_subscriptions").where("id", "in", surplus).execute();
+  if (surplus.length > 0)
+    await tx.deleteFrom("push_subscriptions").where("id", "in", surplus).execute();
   return pushView(saved);
 }
 

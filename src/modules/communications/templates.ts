@@ -173,11 +173,18 @@ export function checkTemplate(text: string, field: "subject" | "body"): void {
   const walk = (list: Token[]) => {
     for (const [kind, name, , , children] of list) {
       if (kind === "partial" || kind === ">" || kind === "=") {
-        throw new DomainError("validation_failed", `${field}: partials and delimiters are not allowed`, {
-          field,
-        });
+        throw new DomainError(
+          "validation_failed",
+          `${field}: partials and delimiters are not allowed`,
+          {
+            field,
+          },
+        );
       }
-      if (["name", "&", "#", "^"].includes(kind) && !(templateVariables as readonly string[]).includes(name)) {
+      if (
+        ["name", "&", "#", "^"].includes(kind) &&
+        !(templateVariables as readonly string[]).includes(name)
+      ) {
         unknown.add(name);
       }
       if (children) walk(children);
@@ -202,22 +209,38 @@ export interface RenderedMessage {
 
 const plain = (value: unknown) => String(value);
 
+export function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&#39;");
+}
+
+/**
+ * Templates are plain text. The HTML part of an email is that text escaped as a whole (the
+ * template's own words and every variable), so neither a member's name nor a template can inject
+ * markup; only the layout around it and the footer link are HTML.
+ */
 export function render(
   template: TemplateText,
   view: Record<string, unknown>,
-  footer: { text: string; html: string } | null,
+  footer: { text: string; url: string } | null,
 ): RenderedMessage {
   const subject = Mustache.render(template.subject, view, {}, { escape: plain }).trim();
   const text = Mustache.render(template.body, view, {}, { escape: plain }).trim();
-  const escapedBody = Mustache.render(template.body, view).trim();
-  const paragraphs = escapedBody
+  const paragraphs = escapeHtml(text)
     .split(/\n{2,}/)
     .map((paragraph) => `<p>${paragraph.replace(/\n/g, "<br>")}</p>`)
     .join("\n");
+  const footerHtml = footer
+    ? `<p style="font-size:12px;color:#666"><a href="${escapeHtml(footer.url)}">${escapeHtml(footer.text)}</a></p>\n`
+    : "";
   return {
     subject,
-    text: footer ? `${text}\n\n${footer.text}` : text,
-    html: `<!doctype html>\n<html><body style="font-family:sans-serif;line-height:1.5">\n${paragraphs}\n${footer ? `<p style="font-size:12px;color:#666">${footer.html}</p>\n` : ""}</body></html>`,
+    text: footer ? `${text}\n\n${footer.text}: ${footer.url}` : text,
+    html: `<!doctype html>\n<html><body style="font-family:sans-serif;line-height:1.5">\n${paragraphs}\n${footerHtml}</body></html>`,
   };
 }
 
@@ -237,12 +260,14 @@ export class Formatter {
   number(value: number): string {
     return this.#numbers.format(value);
   }
+  /** Whole amounts without decimals, as prices are written in Indonesia: Rp 250.000. */
   money(minor: number): string {
     const digits = currencyDigits(this.currency);
+    const whole = minor % 10 ** digits === 0;
     return new Intl.NumberFormat(this.locale === "id" ? "id-ID" : "en-GB", {
       style: "currency",
       currency: this.currency,
-      minimumFractionDigits: digits,
+      minimumFractionDigits: whole ? 0 : digits,
       maximumFractionDigits: digits,
     })
       .format(minor / 10 ** digits)
@@ -253,7 +278,10 @@ export class Formatter {
   }
 }
 
-const greetings: Record<Locale, Record<Tone, { named: string; anonymous: string; signoff: string }>> = {
+const greetings: Record<
+  Locale,
+  Record<Tone, { named: string; anonymous: string; signoff: string }>
+> = {
   id: {
     friendly: { named: "Hai {{first}}!", anonymous: "Hai!", signoff: "Salam hangat,\n{{program}}" },
     formal: {
@@ -264,7 +292,11 @@ const greetings: Record<Locale, Record<Tone, { named: string; anonymous: string;
   },
   en: {
     friendly: { named: "Hi {{first}}!", anonymous: "Hi there!", signoff: "Cheers,\n{{program}}" },
-    formal: { named: "Dear {{name}},", anonymous: "Dear customer,", signoff: "Kind regards,\n{{program}}" },
+    formal: {
+      named: "Dear {{name}},",
+      anonymous: "Dear customer,",
+      signoff: "Kind regards,\n{{program}}",
+    },
   },
 };
 

@@ -41,7 +41,11 @@ const eventTriggers: Record<string, (payload: Record<string, unknown>) => EventT
   "points.pending": (p) => ({
     trigger: "points_earned",
     memberId: String(p.memberId),
-    variables: { points: Number(p.points), pending: true, availableAt: stringOrNull(p.availableAt) },
+    variables: {
+      points: Number(p.points),
+      pending: true,
+      availableAt: stringOrNull(p.availableAt),
+    },
   }),
   "points.released": (p) => ({
     trigger: "points_released",
@@ -226,7 +230,12 @@ type Scanner = (
 
 const dayMs = 86_400_000;
 
-async function queueAll(ctx: Ctx, found: (EventTrigger & { key: string })[], program: string, settings: CommSettings) {
+async function queueAll(
+  ctx: Ctx,
+  found: (EventTrigger & { key: string })[],
+  program: string,
+  settings: CommSettings,
+) {
   if (found.length === 0) return 0;
   const messages = found.flatMap((item) => fanOut(program, settings, item, item.key));
   return ctx.db.transaction(async (tx) => (await enqueue(tx, ctx.clock.now(), messages)).length);
@@ -273,7 +282,8 @@ const scanners: Record<ScanName, Scanner> = {
         (member) =>
           member.status === "active" &&
           member.birthday !== null &&
-          (member.birthday.slice(5) === monthDay || (leapDayToo && member.birthday.slice(5) === "02-29")),
+          (member.birthday.slice(5) === monthDay ||
+            (leapDayToo && member.birthday.slice(5) === "02-29")),
       );
       queued += await queueAll(
         ctx,
@@ -294,11 +304,17 @@ const scanners: Record<ScanName, Scanner> = {
   // Once per quiet spell: the key carries the last activity, so a member who comes back and
   // goes quiet again is messaged again.
   async winback(ctx, program, settings, now) {
-    const since = new Date(localDayStart(now, program.timezone).getTime() - settings.winbackAfterDays * dayMs);
+    const since = new Date(
+      localDayStart(now, program.timezone).getTime() - settings.winbackAfterDays * dayMs,
+    );
     let queued = 0;
     let after = "";
     for (;;) {
-      const quiet = await inactiveMembers(ctx.db.kysely, program.id, { since, after, limit: scanPageMax });
+      const quiet = await inactiveMembers(ctx.db.kysely, program.id, {
+        since,
+        after,
+        limit: scanPageMax,
+      });
       queued += await queueAll(
         ctx,
         quiet.map((member) => ({

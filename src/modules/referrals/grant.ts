@@ -37,7 +37,7 @@ export async function grantReferralPoints(
   const granted = new Map<string, number>();
   for (const side of sides) {
     const member = locked.get(side.memberId);
-    if (!member || member.status !== "active" || side.points <= 0) continue;
+    if (member?.status !== "active" || side.points <= 0) continue;
     // The program's referral velocity rules cap what a referrer collects; the referee still earns.
     if (
       side.role === "referrer" &&

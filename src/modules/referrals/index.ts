@@ -11,11 +11,7 @@ import { findMemberRow } from "../members/index.ts";
 import { emit } from "../outbox/index.ts";
 import { getProgram, moneyInput } from "../programs/index.ts";
 import { grantReferralPoints } from "./grant.ts";
-import type {
-  ReferralSettingsTable,
-  ReferralsTable,
-  RejectionReason,
-} from "./tables.ts";
+import type { ReferralSettingsTable, ReferralsTable, RejectionReason } from "./tables.ts";
 import { rejectionReasons } from "./tables.ts";
 
 export { rejectionReasons } from "./tables.ts";
@@ -211,7 +207,12 @@ async function ensureCode(tx: Tx, programId: string, memberId: string, now: Date
     if (existing) return existing.code;
     await tx
       .insertInto("referral_codes")
-      .values({ program_id: programId, member_id: memberId, code: newReferralCode(), created_at: now })
+      .values({
+        program_id: programId,
+        member_id: memberId,
+        code: newReferralCode(),
+        created_at: now,
+      })
       .onConflict((oc) => oc.doNothing())
       .execute();
   }
@@ -367,7 +368,8 @@ export async function attachReferral(
     source?: "enrolment" | "claim";
   },
 ): Promise<ReferralView | null> {
-  const program = await getProgram(tx, programId);
+  // Most enrolments bring neither: they cost no query here.
+  if (input.referralCode === undefined && input.deviceFingerprint === undefined) return null;
   const refereeDevice =
     input.deviceFingerprint === undefined
       ? null
@@ -386,6 +388,7 @@ export async function attachReferral(
       .execute();
   }
   if (input.referralCode === undefined) return null;
+  const program = await getProgram(tx, programId);
   const code = normalizeReferralCode(input.referralCode);
   const settings = await loadSettings(tx, programId);
   const owner = await tx

@@ -1,4 +1,4 @@
-import { currencyDigits } from "../../lib/money.ts";
+import { currencyDigits as lookupDigits } from "../../lib/money.ts";
 import { type CampaignDefinition, type CapName, capNames } from "./definition.ts";
 import {
   type ActionDef,
@@ -87,6 +87,17 @@ export function compileCampaigns(records: CampaignRecord[]): CompiledCampaign[] 
       };
     })
     .sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The currency table is a linear list; programs use a handful of currencies. */
+const digitsCache = new Map<string, number>();
+function currencyDigits(currency: string): number {
+  let digits = digitsCache.get(currency);
+  if (digits === undefined) {
+    digits = lookupDigits(currency);
+    digitsCache.set(currency, digits);
+  }
+  return digits;
 }
 
 const rank = (type: ConditionDef) => (type.scope === "lines" ? 0 : 1);

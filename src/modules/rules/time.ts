@@ -14,7 +14,6 @@ export interface LocalTime {
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
-const weekdays: Record<string, number> = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 };
 
 function formatterFor(timezone: string): Intl.DateTimeFormat {
   let formatter = formatters.get(timezone);
@@ -25,7 +24,6 @@ function formatterFor(timezone: string): Intl.DateTimeFormat {
       year: "numeric",
       month: "2-digit",
       day: "2-digit",
-      weekday: "short",
       hour: "2-digit",
       minute: "2-digit",
     });
@@ -34,20 +32,44 @@ function formatterFor(timezone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
-export function localTime(at: Date, timezone: string): LocalTime {
+/** UTC offsets per timezone and quarter hour: Intl is slow, and offsets change on such boundaries. */
+const offsets = new Map<string, number>();
+const quarterHourMs = 900_000;
+
+function offsetMs(at: Date, timezone: string): number {
+  const bucket = Math.floor(at.getTime() / quarterHourMs);
+  const key = `${timezone}|${bucket}`;
+  const hit = offsets.get(key);
+  if (hit !== undefined) return hit;
+  const start = new Date(bucket * quarterHourMs);
   const parts: Record<string, string> = {};
-  for (const part of formatterFor(timezone).formatToParts(at)) parts[part.type] = part.value;
-  const year = Number(parts.year);
-  const month = Number(parts.month);
-  const day = Number(parts.day);
-  const weekday = weekdays[parts.weekday ?? "Mon"] ?? 1;
+  for (const part of formatterFor(timezone).formatToParts(start)) parts[part.type] = part.value;
+  const asUtc = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+  );
+  const offset = asUtc - start.getTime();
+  if (offsets.size > 10_000) offsets.clear();
+  offsets.set(key, offset);
+  return offset;
+}
+
+export function localTime(at: Date, timezone: string): LocalTime {
+  const local = new Date(at.getTime() + offsetMs(at, timezone));
+  const year = local.getUTCFullYear();
+  const month = local.getUTCMonth() + 1;
+  const day = local.getUTCDate();
+  const pad = (value: number) => String(value).padStart(2, "0");
   return {
-    date: `${parts.year}-${parts.month}-${parts.day}`,
+    date: `${year}-${pad(month)}-${pad(day)}`,
     year,
     month,
     day,
-    weekday,
-    minuteOfDay: Number(parts.hour) * 60 + Number(parts.minute),
+    weekday: local.getUTCDay() || 7,
+    minuteOfDay: local.getUTCHours() * 60 + local.getUTCMinutes(),
     isoWeek: isoWeekOf(year, month, day),
   };
 }

@@ -170,7 +170,8 @@ async function prepare(
   if (to.getTime() - from.getTime() > simulationWindowDaysMax * dayMs) {
     throw refuse("window.to", `the window spans at most ${simulationWindowDaysMax} days`);
   }
-  if (to > now) throw refuse("window.to", "the window replays the past: window.to is in the future");
+  if (to > now)
+    throw refuse("window.to", "the window replays the past: window.to is in the future");
   const pointValueMinor = toMinor(input.pointValue, program.currency, "pointValue");
 
   const triggers = new Set<string>([
@@ -369,7 +370,9 @@ async function replay(
   }
   const buyers = await sql<{ member_id: string }>`
     select distinct member_id from transactions
-    where program_id = ${program.id} and member_id is not null and occurred_at < ${from}`.execute(tx);
+    where program_id = ${program.id} and member_id is not null and occurred_at < ${from}`.execute(
+    tx,
+  );
   const boughtBefore = new Set(buyers.rows.map((row) => row.member_id));
 
   const facts = new Map<string, SharedFacts>();
@@ -378,7 +381,9 @@ async function replay(
     const ids = rows.map((row) => row.id);
     const [lines, refunds] = await Promise.all([linesOf(tx, ids), refundsOf(tx, ids)]);
     const unseen = [
-      ...new Set(rows.flatMap((row) => (row.member_id && !facts.has(row.member_id) ? [row.member_id] : []))),
+      ...new Set(
+        rows.flatMap((row) => (row.member_id && !facts.has(row.member_id) ? [row.member_id] : [])),
+      ),
     ];
     const members = await findMemberRows(
       tx,
@@ -478,7 +483,16 @@ async function linesOf(tx: Tx, ids: string[]): Promise<Map<string, ReplayPurchas
   if (ids.length === 0) return byPurchase;
   const rows = await tx
     .selectFrom("transaction_lines")
-    .select(["transaction_id", "line_no", "sku", "category", "brand", "kind", "quantity", "amount_minor"])
+    .select([
+      "transaction_id",
+      "line_no",
+      "sku",
+      "category",
+      "brand",
+      "kind",
+      "quantity",
+      "amount_minor",
+    ])
     .where("transaction_id", "in", ids)
     .orderBy("transaction_id")
     .orderBy("line_no")

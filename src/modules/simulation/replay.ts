@@ -258,7 +258,8 @@ export class Scenario {
     before: ReadonlyMap<string, readonly TierActivity[]>,
     from: Date,
   ): Map<string | null, number> {
-    if (this.ladder) for (const [memberId, activity] of before) this.#member(memberId, activity, from);
+    if (this.ladder)
+      for (const [memberId, activity] of before) this.#member(memberId, activity, from);
     const perTier = new Map<string | null, number>();
     for (const state of this.#members.values()) {
       this.#review(state, to);
@@ -278,11 +279,13 @@ export class Scenario {
   pointsOf(memberId: string): number {
     return this.#members.get(memberId)?.points ?? 0;
   }
-
 }
 
 /** Points a purchase's refunds take back: in proportion to the amount refunded, rounded down. */
-export function reversedPoints(points: number, purchase: Pick<ReplayPurchase, "totalMinor" | "refunds">): number {
+export function reversedPoints(
+  points: number,
+  purchase: Pick<ReplayPurchase, "totalMinor" | "refunds">,
+): number {
   if (points <= 0 || purchase.totalMinor <= 0) return 0;
   const refunded = purchase.refunds.reduce((sum, refund) => sum + refund.amountMinor, 0);
   return Math.floor((points * Math.min(refunded, purchase.totalMinor)) / purchase.totalMinor);

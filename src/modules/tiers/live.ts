@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { Ctx } from "../../context.ts";
 import { WriteBatch } from "../../db/batch.ts";
 import type { Queryable, Tx } from "../../db/client.ts";
+import { invariant } from "../../lib/assert.ts";
 import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { findMemberRow } from "../members/index.ts";
@@ -242,7 +243,7 @@ export async function afterPurchases(
   const ladder = await loadLadderCached(tx, program);
   if (!ladder) return;
   const ids = [...new Set(memberIds)].sort();
-  if (ids.length > membersPerCallMax) throw new Error("afterPurchases: too many members");
+  invariant(ids.length <= membersPerCallMax, "afterPurchases: too many members for one call");
   const members = await lockStates(tx, ladder, ids);
   await settle(tx, ladder, members, at, at);
   await writeStates(tx, program.id, ladder, members, at);
@@ -317,7 +318,7 @@ export async function getMemberTiers(
 ): Promise<Map<string, MemberTier>> {
   const tiers = new Map<string, MemberTier>();
   if (memberIds.length === 0) return tiers;
-  if (memberIds.length > membersPerCallMax) throw new Error("getMemberTiers: too many members");
+  invariant(memberIds.length <= membersPerCallMax, "getMemberTiers: too many members for one call");
   const program = await getProgramCached(db, programId);
   const ladder = await loadLadderCached(db, program);
   if (!ladder) return tiers;

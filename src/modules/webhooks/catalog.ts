@@ -20,6 +20,219 @@ const memberPoints = {
 
 const holdPayload = z.object({ ...memberPoints, holdId: id("Hold") });
 
+const nullableId = (what: string) => id(what).nullable();
+const text = z.string();
+const count = z.number().int();
+
+/**
+ * Events of the engine modules, as their sections of docs/events.md describe them (each module
+ * owns its section; fields are typed loosely where the section does not say more).
+ */
+function moduleEntries() {
+  const campaignVersion = z.object({
+    campaignId: id("Campaign"),
+    version: count,
+    status: text,
+    previousStatus: text.optional(),
+    fields: z.array(text).optional(),
+    ...version,
+  });
+  const adjustmentDecision = z.object({
+    requestId: id("Adjustment request"),
+    memberId: id("Member"),
+    points,
+    decidedBy: id("API key"),
+    entryId: nullableId("Journal entry"),
+    ...version,
+  });
+  const voucher = (extra: Record<string, z.ZodType>) =>
+    z.object({
+      voucherId: id("Voucher"),
+      code: text,
+      rewardId: id("Reward"),
+      memberId: nullableId("Member").describe("null for coupon codes"),
+      source: z.enum(["redemption", "campaign", "coupon"]),
+      state: text.describe("The voucher's state after the change"),
+      ...extra,
+      ...version,
+    });
+  const storedValue = z.object({
+    accountId: id("Stored-value account"),
+    memberId: nullableId("Member"),
+    amount: text.describe("Signed decimal string in the program's currency"),
+    balance: text.describe("Decimal string"),
+    currency: text,
+    reference: text.nullable(),
+    voucherId: nullableId("Voucher"),
+    movementId: id("Movement"),
+    ...version,
+  });
+  const referral = {
+    referralId: id("Referral"),
+    refereeId: id("Referred member"),
+    ...version,
+  };
+  return {
+    "campaign.created": ["A campaign was created.", campaignVersion],
+    "campaign.updated": ["A campaign's definition changed (a new version).", campaignVersion],
+    "campaign.status_changed": [
+      "A campaign moved between draft, active, paused and ended.",
+      campaignVersion,
+    ],
+    "campaign.budget_exhausted": [
+      "An earn used the last points of a campaign's budget (emitted once).",
+      z.object({ campaignId: id("Campaign"), budgetPoints: points, ...version }),
+    ],
+    "activity.recorded": [
+      "A non-purchase activity was recorded, whether or not it earned.",
+      z.object({
+        activityId: id("Activity"),
+        memberId: id("Member"),
+        type: text,
+        externalId: text.nullable(),
+        pointsEarned: points,
+        campaignIds: z.array(text),
+        ...version,
+      }),
+    ],
+    "adjustment.requested": [
+      "An adjustment above the approval threshold was filed instead of posted.",
+      z.object({
+        requestId: id("Adjustment request"),
+        memberId: id("Member"),
+        points: z.number().int(),
+        requestedBy: id("API key"),
+        ...version,
+      }),
+    ],
+    "adjustment.approved": [
+      "A second admin approved an adjustment; points.adjusted follows.",
+      adjustmentDecision,
+    ],
+    "adjustment.rejected": ["An adjustment was rejected or withdrawn.", adjustmentDecision],
+    "tier.changed": [
+      "A member's tier changed.",
+      z.object({
+        changeId: id("Tier change"),
+        memberId: id("Member"),
+        fromTier: text.nullable(),
+        toTier: text.nullable(),
+        reason: z.enum(["threshold_crossed", "period_end_downgrade", "manual", "reward"]),
+        ...version,
+      }),
+    ],
+    "tier_ladder.updated": [
+      "A new version of the program's tier ladder was saved.",
+      z.object({ version: count, ...version }),
+    ],
+    "reward.redeemed": [
+      "A member redeemed a catalog reward.",
+      voucher({
+        points,
+        mode: z.enum(["direct", "hold"]),
+        rewardType: text,
+        holdId: nullableId("Hold"),
+        entryId: nullableId("Journal entry"),
+      }),
+    ],
+    "voucher.issued": [
+      "A voucher was issued by a redemption or a campaign grant.",
+      voucher({
+        expiresAt: at("Validity end").nullable(),
+        campaignId: text.nullable().optional(),
+        transactionId: text.nullable().optional(),
+        activityId: text.nullable().optional(),
+      }),
+    ],
+    "voucher.reserved": [
+      "A checkout reserved a voucher.",
+      voucher({ reservedUntil: at("Reservation end") }),
+    ],
+    "voucher.released": ["A checkout reservation was released.", voucher({})],
+    "voucher.used": [
+      "A voucher or coupon code was consumed.",
+      voucher({ reference: text.nullable(), usesCount: count }),
+    ],
+    "voucher.cancelled": [
+      "An unused voucher was cancelled, or a held voucher released.",
+      voucher({ reason: text.nullable(), pointsReturned: points }),
+    ],
+    "voucher.expired": [
+      "A voucher passed its validity.",
+      voucher({ expiresAt: at("Validity end").nullable() }),
+    ],
+    "points.redeem_refunded": [
+      "A cancelled voucher's points returned (a new ledger entry).",
+      z.object({
+        ...memberPoints,
+        entryId: id("Journal entry"),
+        redeemEntryId: id("Journal entry of the redemption"),
+        reason: text.nullable(),
+      }),
+    ],
+    "giftcard.issued": ["A gift card was loaded.", storedValue],
+    "giftcard.charged": ["A gift card was spent from.", storedValue],
+    "giftcard.topped_up": ["A gift card was topped up.", storedValue],
+    "wallet.credited": ["Cashback reached a member's wallet.", storedValue],
+    "wallet.charged": ["A member's wallet was spent from.", storedValue],
+    "wallet.topped_up": ["A member's wallet was topped up.", storedValue],
+    "donation.recorded": [
+      "A member donated points to a charity reward.",
+      z.object({
+        donationId: id("Donation"),
+        rewardId: id("Reward"),
+        memberId: id("Member"),
+        voucherId: nullableId("Voucher"),
+        charity: text,
+        points,
+        value: text.describe("Decimal string"),
+        currency: text,
+        ...version,
+      }),
+    ],
+    "coupon_batch.created": [
+      "A batch of coupon codes was generated or imported.",
+      z.object({
+        batchId: id("Coupon batch"),
+        rewardId: id("Reward"),
+        name: text,
+        codesCount: count,
+        usesMax: count,
+        ...version,
+      }),
+    ],
+    "referral.created": [
+      "A new member enrolled with a valid referral code; the referral is pending.",
+      z.object({
+        ...referral,
+        referrerId: id("Referring member"),
+        source: text,
+        referrerPoints: points,
+        refereePoints: points,
+      }),
+    ],
+    "referral.rejected": [
+      "A referral code failed a check (the enrolment itself went through).",
+      z.object({
+        ...referral,
+        referrerId: nullableId("Referring member"),
+        source: text,
+        reason: text,
+      }),
+    ],
+    "referral.completed": [
+      "The referee's qualifying purchase passed the returns window; both got their points.",
+      z.object({
+        ...referral,
+        referrerId: id("Referring member"),
+        transactionId: id("Transaction"),
+        referrerPoints: points,
+        refereePoints: points,
+      }),
+    ],
+  } satisfies Record<string, [string, z.ZodObject]>;
+}
+
 const entries = {
   "program.created": ["A program was created.", z.object({ programId: id("Program"), ...version })],
   "program.updated": [
@@ -102,13 +315,18 @@ const entries = {
     }),
   ],
   "points.earned": [
-    "A purchase earned points that are spendable at once.",
+    "Points were earned and are spendable at once: a purchase, an activity, a referral, a bonus.",
     z.object({
       ...memberPoints,
-      transactionId: id("Transaction"),
+      transactionId: id("Transaction").nullable().describe("null when not earned by a purchase"),
       entryId: id("Journal entry"),
       availableAt: at("When the points became spendable"),
       expiresAt: at("When the points expire").nullable(),
+      source: z
+        .string()
+        .optional()
+        .describe("Why, when not a purchase: activity:<type>, referral:referrer, bonus, …"),
+      activityId: z.string().nullable().optional(),
     }),
   ],
   "points.released": [
@@ -160,6 +378,7 @@ const entries = {
     "A hold expired unconfirmed: its points are available again.",
     holdPayload,
   ],
+  ...moduleEntries(),
   "webhook_endpoint.created": [
     "A webhook endpoint was added.",
     z.object({ endpointId: id("Webhook endpoint"), url: z.string(), ...version }),

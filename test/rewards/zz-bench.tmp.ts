@@ -1,0 +1,18 @@
+import { createTestApi } from "/work/main/test/harness.ts";
+const api = await createTestApi();
+const p = await api.program({});
+const base = `/v1/programs/${p}`;
+const reward = await api.call("POST", `${base}/rewards`, { body: { type: "discount_amount", benefit: { amount: "1000" }, pointsCost: 0, texts: { en: { name: "x" } } } });
+let t = performance.now();
+const batch = await api.call("POST", `${base}/coupon-batches`, { body: { name: "big", rewardId: reward.body.id, prefix: "BIG", count: 100000 } });
+console.log(process.env.SETIA_TEST_DRIVER, "coupon batch 100k:", batch.status, Math.round(performance.now() - t), "ms");
+const m = await api.member(p);
+await api.call("POST", `${base}/members/${m}/adjustments`, { body: { points: 1000000, reason: "x" } });
+const r2 = await api.call("POST", `${base}/rewards`, { body: { type: "discount_amount", benefit: { amount: "1000" }, pointsCost: 10, texts: { en: { name: "x" } } } });
+t = performance.now();
+for (let i = 0; i < 200; i++) await api.call("POST", `${base}/rewards/${r2.body.id}/redemptions`, { body: { memberId: m } });
+console.log(process.env.SETIA_TEST_DRIVER, "200 sequential redemptions:", Math.round((performance.now() - t) / 200 * 100) / 100, "ms each");
+t = performance.now();
+for (let i = 0; i < 200; i++) await api.call("GET", `${base}/members/${m}/rewards`);
+console.log(process.env.SETIA_TEST_DRIVER, "member rewards list:", Math.round((performance.now() - t) / 200 * 100) / 100, "ms each");
+await api.close();
