@@ -91,7 +91,7 @@ function campaignBodies(): Record<string, unknown>[] {
   });
 }
 
-function pureLeg(): { evaluationsPerSecond: number; pointsSample: number } {
+function pureLeg() {
   let seq = 0;
   const records: CampaignRecord[] = campaignBodies().map((body, index) => {
     const { status: _status, ...raw } = body;
@@ -149,6 +149,7 @@ function pureLeg(): { evaluationsPerSecond: number; pointsSample: number } {
   let count = 0;
   let points = 0;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const until = started + pureSeconds * 1000;
   while (performance.now() < until) {
     for (let index = 0; index < 200; index++) {
@@ -157,7 +158,15 @@ function pureLeg(): { evaluationsPerSecond: number; pointsSample: number } {
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  return { evaluationsPerSecond: Math.round(count / seconds), pointsSample: points };
+  const cpu = process.cpuUsage(cpuBefore);
+  // Per core: evaluations per second of CPU this thread got, which a busy machine does not skew.
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  return {
+    evaluationsPerCpuSecond: Math.round(count / cpuSeconds),
+    evaluationsPerWallSecond: Math.round(count / seconds),
+    microsecondsPerEvaluation: round((cpuSeconds / count) * 1e6),
+    pointsSample: points,
+  };
 }
 
 async function httpLegs() {

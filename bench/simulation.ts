@@ -7,6 +7,9 @@
  *
  *   --data-dir DIR   reuse a PGlite folder the demo was already seeded into (kept afterwards)
  *   --members N      demo size (default 3000)
+ *   --fast           load the demo's planned purchases, lines and refunds straight into the
+ *                    tables the simulation reads (members enrolled normally, no ledger): the same
+ *                    data to replay in about a minute instead of the full seed's hour
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,8 +17,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
 import { openContext } from "../src/app.ts";
-import { demoProgramName, seedDemo } from "../src/cli/seed.ts";
+import { demoProgramName, planDemo, seedDemo } from "../src/cli/seed.ts";
 import { loadConfig } from "../src/config.ts";
+import { newId } from "../src/lib/ids.ts";
+import { enrolMember } from "../src/modules/members/index.ts";
+import {
+  basePoints,
+  createProgram,
+  getProgram,
+  programCreateSchema,
+} from "../src/modules/programs/index.ts";
 import { runSimulation, type SimulationInput } from "../src/modules/simulation/index.ts";
 import { createDatabase } from "./postgres.ts";
 
@@ -27,6 +38,7 @@ const option = (name: string) => {
 };
 const members = Number(option("--members") ?? 3000);
 const reuseDir = option("--data-dir");
+const fast = args.includes("--fast");
 const log = (message: string) => process.stderr.write(`[bench:simulation] ${message}\n`);
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -57,16 +69,21 @@ try {
     .select("id")
     .where("name", "=", demoProgramName)
     .executeTakeFirst();
-  if (!existing) log(`seeding the demo (${members} members, 13 months): this takes a while`);
-  const summary = await seedDemo(ctx, {
-    members,
-    seed: 42,
-    onProgress: ({ day, days, purchases }) => {
-      if (day % 60 === 0) log(`seed: day ${day}/${days}, ${purchases} purchases`);
-    },
-  });
+  if (!existing) log(`loading the demo (${members} members, 13 months${fast ? ", fast" : ""})`);
+  const programId =
+    existing?.id ??
+    (fast
+      ? await loadDemoDirect(ctx)
+      : (
+          await seedDemo(ctx, {
+            members,
+            seed: 42,
+            onProgress: ({ day, days, purchases }) => {
+              if (day % 60 === 0) log(`seed: day ${day}/${days}, ${purchases} purchases`);
+            },
+          })
+        ).programId);
   const seedSeconds = (performance.now() - seedStarted) / 1000;
-  const programId = summary.programId;
   const last = await ctx.db.kysely
     .selectFrom("transactions")
     .select((eb) => eb.fn.max("occurred_at").as("at"))
@@ -101,7 +118,7 @@ try {
   const result = {
     database: ctx.db.driver,
     seedSeconds: Math.round(seedSeconds),
-    seeded: !existing,
+    loaded: existing ? "reused" : fast ? "fast" : "seed",
     window: report.window,
     transactions: report.transactions,
     members: report.members,
@@ -123,6 +140,115 @@ try {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 } finally {
   for (const cleanup of cleanups) await cleanup();
+}
+
+/**
+ * The demo's plan written straight into members (through enrolMember), transactions, lines and
+ * refunds, with each purchase's base points: what the simulation reads, without the ledger.
+ */
+async function loadDemoDirect(ctx: Ctx): Promise<string> {
+  const jakartaOffsetMs = 7 * 3_600_000;
+  const now = ctx.clock.now();
+  const anchorMs = Math.floor((now.getTime() + jakartaOffsetMs) / dayMs) * dayMs - jakartaOffsetMs;
+  const plan = planDemo({ members, seed: 42 }, anchorMs);
+  const view = await createProgram(
+    ctx,
+    programCreateSchema.parse({
+      name: demoProgramName,
+      earnRate: { points: 1, per: "10000", rounding: "floor" },
+      returnsWindowDays: 7,
+    }),
+  );
+  const program = await getProgram(ctx.db.kysely, view.id);
+  const memberIds = new Map<number, string>();
+  for (let start = 0; start < plan.members.length; start += 500) {
+    await ctx.db.transaction(async (tx) => {
+      for (const member of plan.members.slice(start, start + 500)) {
+        memberIds.set(member.index, (await enrolMember(tx, now, program.id, member.input)).id);
+      }
+    });
+  }
+  const refunded = new Map<object, { atMs: number; amountMinor: number }[]>();
+  for (const event of plan.events) {
+    if (event.kind !== "refund") continue;
+    const line = event.line && event.purchase.lines[event.line.lineNo - 1];
+    const amountMinor = line
+      ? Math.round(line.unitPriceMinor * event.line.quantity)
+      : event.purchase.totalMinor;
+    const list = refunded.get(event.purchase) ?? [];
+    list.push({ atMs: event.atMs, amountMinor });
+    refunded.set(event.purchase, list);
+  }
+  for (let start = 0; start < plan.purchases.length; start += 1000) {
+    const chunk = plan.purchases.slice(start, start + 1000).map((purchase) => ({
+      purchase,
+      id: newId("transaction"),
+      at: new Date(anchorMs + purchase.atMs),
+      refunds: refunded.get(purchase) ?? [],
+    }));
+    await ctx.db.transaction(async (tx) => {
+      await tx
+        .insertInto("transactions")
+        .values(
+          chunk.map(({ purchase, id, at, refunds }) => ({
+            id,
+            program_id: program.id,
+            member_id: purchase.member ? (memberIds.get(purchase.member.index) ?? null) : null,
+            store_id: purchase.store.id,
+            external_id: purchase.externalId,
+            channel: purchase.store.channel,
+            occurred_at: at,
+            currency: "IDR",
+            total_minor: purchase.totalMinor,
+            refunded_minor: Math.min(
+              purchase.totalMinor,
+              refunds.reduce((sum, refund) => sum + refund.amountMinor, 0),
+            ),
+            points_earned: purchase.member ? basePoints(program, purchase.totalMinor) : 0,
+            request_hash: "bench",
+            result: "{}",
+            created_at: at,
+          })),
+        )
+        .execute();
+      await tx
+        .insertInto("transaction_lines")
+        .values(
+          chunk.flatMap(({ purchase, id }) =>
+            purchase.lines.map((line, index) => ({
+              transaction_id: id,
+              line_no: index + 1,
+              program_id: program.id,
+              sku: line.sku,
+              category: line.category,
+              quantity: String(line.quantity),
+              unit_price_minor: line.unitPriceMinor,
+              amount_minor: line.amountMinor,
+              brand: null,
+              points_earned: null,
+            })),
+          ),
+        )
+        .execute();
+      const refundRows = chunk.flatMap(({ purchase, id, refunds }) =>
+        refunds.map((refund, index) => ({
+          id: newId("refund"),
+          program_id: program.id,
+          transaction_id: id,
+          store_id: purchase.store.id,
+          external_id: `${purchase.externalId}-R${index + 1}`,
+          amount_minor: Math.min(refund.amountMinor, purchase.totalMinor),
+          points_reversed: 0,
+          request_hash: "bench",
+          result: "{}",
+          created_at: new Date(anchorMs + refund.atMs),
+        })),
+      );
+      if (refundRows.length > 0) await tx.insertInto("refunds").values(refundRows).execute();
+    });
+  }
+  log(`loaded ${plan.members.length} members, ${plan.purchases.length} purchases`);
+  return program.id;
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; result: T }> {

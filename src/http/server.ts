@@ -34,6 +34,7 @@ import { registerRewardRoutes } from "./routes/rewards.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
 import { registerTierRoutes } from "./routes/tiers.ts";
 import { registerWebhookRoutes } from "./routes/webhooks.ts";
+import { registerWebRoutes } from "./web.ts";
 
 export const bodyLimitBytes = 1_048_576;
 
@@ -172,6 +173,7 @@ export async function buildServer(ctx: Ctx): Promise<App> {
   registerCommunicationRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerAbuseRoutes(app, ctx);
+  await registerWebRoutes(app, ctx);
   await app.ready();
   return app;
 }

@@ -58,6 +58,10 @@ export const errorCodes = [
   "campaign_limit_reached",
   "activity_type_not_found",
   "duplicate_activity",
+  "staff_not_found",
+  "staff_invitation_invalid",
+  "password_too_weak",
+  "csrf_token_invalid",
   "internal_error",
 ] as const;
 

@@ -57,6 +57,11 @@ export const idPrefixes = {
   rewardCode: "rcd",
   donation: "don",
   referral: "ref",
+  staff: "stf",
+  staffInvitation: "inv",
+  staffSession: "ses",
+  memberSession: "mss",
+  oneTimeCode: "otc",
 } as const;
 
 export function newId(kind: keyof typeof idPrefixes): string {

@@ -316,7 +316,7 @@ describe("communications API", () => {
       "/v1/programs/{programId}/members/{memberId}/push-subscriptions",
       "/v1/programs/{programId}/members/{memberId}/messages",
       "/v1/programs/{programId}/messages",
-      "/v1/programs/{programId}/inbound-messages",
+      "/inbound/programs/{programId}/messages",
       "/u/{token}",
     ]) {
       expect(paths).toContain(path);

@@ -153,7 +153,7 @@ describe("SMS and WhatsApp through the generic HTTP provider", () => {
 
   async function inbound(body: unknown, signature?: string) {
     const text = JSON.stringify(body);
-    return api.call("POST", `/v1/programs/${programId}/inbound-messages`, {
+    return api.call("POST", `/inbound/programs/${programId}/messages`, {
       key: null,
       body: text,
       headers: { "x-setia-signature": signature ?? signBody(secret, text, api.clock.now()) },

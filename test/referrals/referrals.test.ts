@@ -177,6 +177,26 @@ describe("referrals over HTTP", () => {
     });
   });
 
+  it("posts the referrer's referral activity, so a campaign can add to the reward", async () => {
+    const programId = await program({ returnsWindowDays: 0 });
+    const campaign = await api.call("POST", `${base(programId)}/campaigns`, {
+      body: {
+        name: "Referral booster",
+        startsAt: "2026-01-01T00:00:00Z",
+        status: "active",
+        rules: [{ trigger: "referral", actions: [{ type: "fixed_bonus", args: { points: 100 } }] }],
+      },
+    });
+    expect(campaign.status, JSON.stringify(campaign.body)).toBe(201);
+    const referrerId = await api.member(programId);
+    const { refereeId } = await referred(programId, await codeOf(programId, referrerId));
+    const before = await earned(programId, referrerId);
+    await buy(programId, refereeId, "R-1", "100000");
+    api.clock.advance(60_000);
+    expect((await runJobsOnce(api.ctx)).referrals.completed).toBe(1);
+    expect(await earned(programId, referrerId)).toBe(before + 500 + 100);
+  });
+
   it("a purchase refunded below the minimum does not qualify; a later one does", async () => {
     const programId = await program();
     const referrerId = await api.member(programId);

@@ -95,6 +95,19 @@ describe("vouchers at the till and in the web shop", () => {
     expect(withIt.body).toMatchObject({ valid: true, discount: "12000.00" });
   });
 
+  it("takes a web shop voucher's amount off, never more than the basket", async () => {
+    const { voucher } = await issue({ type: "webshop_voucher", benefit: { amount: "15000" } });
+    const validate = (total: string) =>
+      api.call("POST", `${p.base}/vouchers/validate`, {
+        key: p.pos,
+        body: { code: voucher.code, basket: { total } },
+      });
+    expect((await validate("100000")).body).toMatchObject({ valid: true, discount: "15000.00" });
+    expect((await validate("9000")).body.discount).toBe("9000.00");
+    const used = await act(voucher.code, "consume", { reference: "ORDER-77" });
+    expect(used.body).toMatchObject({ voucher: { state: "used" } });
+  });
+
   it("runs the direct lifecycle: reserve, release, reserve, consume once", async () => {
     const { voucher } = await issue();
     const reserved = await act(voucher.code, "reserve", { reference: "cart-1", ttlSeconds: 600 });

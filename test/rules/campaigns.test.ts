@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectError, expectNothingWritten } from "../api/support.ts";
+import { expectError } from "../api/support.ts";
 import { createTestApi, type TestApi } from "../harness.ts";
-import { base, buy, campaignBody, createCampaign } from "./support.ts";
+import { base, buy, campaignBody, createCampaign, expectNothingWrittenHere } from "./support.ts";
 
 type Json = Record<string, unknown>;
 
@@ -106,7 +106,7 @@ describe("campaigns over HTTP", () => {
     const created = await createCampaign(api, p, campaignBody([bonusRule]));
     const url = `${base(p)}/campaigns/${created.id}`;
     expectError(
-      await expectNothingWritten(api, () => api.call("PATCH", url, { body: { status: "draft" } })),
+      await expectNothingWrittenHere(api, () => api.call("PATCH", url, { body: { status: "draft" } })),
       409,
       "campaign_status_invalid",
     );
@@ -198,7 +198,7 @@ describe("campaigns over HTTP", () => {
       ],
     ];
     for (const [body, path] of cases) {
-      const response = await expectNothingWritten(api, () =>
+      const response = await expectNothingWrittenHere(api, () =>
         api.call("POST", `${base(p)}/campaigns`, { body }),
       );
       expectError(response, 400, "validation_failed");
@@ -210,10 +210,40 @@ describe("campaigns over HTTP", () => {
     }
   });
 
+  it("refuses a 201st active campaign; drafts do not count", async () => {
+    const q = await api.program();
+    const definition = JSON.stringify({ name: "filler", rules: [] });
+    const at = api.clock.now();
+    await api.ctx.db.kysely
+      .insertInto("campaigns")
+      .values(
+        Array.from({ length: 200 }, (_, index) => ({
+          id: `cmp_filler${String(index).padStart(21, "0")}`,
+          program_id: q,
+          status: "active" as const,
+          version: 1,
+          definition,
+          created_at: at,
+          updated_at: at,
+        })),
+      )
+      .execute();
+    const refused = await expectNothingWrittenHere(api, () =>
+      api.call("POST", `${base(q)}/campaigns`, { body: campaignBody([bonusRule]) }),
+    );
+    expectError(refused, 409, "campaign_limit_reached");
+    const draft = await createCampaign(api, q, campaignBody([bonusRule], { status: "draft" }));
+    expectError(
+      await api.call("PATCH", `${base(q)}/campaigns/${draft.id}`, { body: { status: "active" } }),
+      409,
+      "campaign_limit_reached",
+    );
+  });
+
   it("checks rewards when a campaign is saved and awards vouchers on purchases", async () => {
     const q = await api.program();
     const m = await api.member(q);
-    const missing = await expectNothingWritten(api, () =>
+    const missing = await expectNothingWrittenHere(api, () =>
       api.call("POST", `${base(q)}/campaigns`, {
         body: campaignBody([
           { actions: [{ type: "award_reward", args: { rewardId: "rwd_nope" } }] },
@@ -253,7 +283,7 @@ describe("campaigns over HTTP", () => {
 
   it("needs the admin role to change campaigns and a read key to see them", async () => {
     const pos = await api.key(p, "pos");
-    const refused = await expectNothingWritten(api, () =>
+    const refused = await expectNothingWrittenHere(api, () =>
       api.call("POST", `${base(p)}/campaigns`, { body: campaignBody([bonusRule]), key: pos }),
     );
     expectError(refused, 403, "forbidden");

@@ -1,8 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJobsOnce } from "../../src/jobs/index.ts";
-import { expectError, expectNothingWritten } from "../api/support.ts";
+import { expectError } from "../api/support.ts";
 import { createTestApi, type TestApi } from "../harness.ts";
-import { balanceOf, base, buy, campaignBody, createCampaign, expectLedgerOk } from "./support.ts";
+import {
+  balanceOf,
+  base,
+  buy,
+  campaignBody,
+  createCampaign,
+  expectLedgerOk,
+  expectNothingWrittenHere,
+} from "./support.ts";
 
 type Json = Record<string, unknown>;
 
@@ -436,7 +444,7 @@ describe("earning with campaigns over HTTP", () => {
       total: "100000",
       member: { id: m },
     };
-    const preview = await expectNothingWritten(api, () =>
+    const preview = await expectNothingWrittenHere(api, () =>
       api.call("POST", `${base(p)}/transactions/preview`, {
         body,
         headers: { "idempotency-key": "pv-1" },
@@ -533,7 +541,7 @@ describe("earning with campaigns over HTTP", () => {
     const again = await api.call("POST", `${base(p)}/activities`, { body });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ activityId: first.body.activityId, replayed: true });
-    const changed = await expectNothingWritten(api, () =>
+    const changed = await expectNothingWrittenHere(api, () =>
       api.call("POST", `${base(p)}/activities`, { body: { ...body, attributes: [] } }),
     );
     expectError(changed, 409, "duplicate_activity");
@@ -547,7 +555,7 @@ describe("earning with campaigns over HTTP", () => {
     });
     expect(bag.body.pointsEarned).toBe(0);
     expect(bag.body.breakdown).toEqual([]);
-    const unknown = await expectNothingWritten(api, () =>
+    const unknown = await expectNothingWrittenHere(api, () =>
       api.call("POST", `${base(p)}/activities`, { body: { ...body, type: "nope" } }),
     );
     expectError(unknown, 404, "activity_type_not_found");

@@ -1,4 +1,5 @@
 import { expect } from "vitest";
+import { expectNothingWritten } from "../api/support.ts";
 import type { TestApi } from "../harness.ts";
 
 type Json = Record<string, unknown>;
@@ -46,4 +47,32 @@ export async function expectLedgerOk(api: TestApi, programId: string): Promise<v
 export async function balanceOf(api: TestApi, programId: string, memberId: string) {
   const response = await api.call("GET", `${base(programId)}/members/${memberId}/balance`);
   return response.body as { pending: number; available: number; earnedTotal: number };
+}
+
+const rulesTables = [
+  "campaigns",
+  "campaign_versions",
+  "campaign_budgets",
+  "campaign_member_usage",
+  "activity_types",
+  "activities",
+] as const;
+
+/** Like expectNothingWritten, and also for the rules module's own tables. */
+export async function expectNothingWrittenHere<T>(api: TestApi, act: () => Promise<T>): Promise<T> {
+  const count = async () => {
+    const counts: Record<string, number> = {};
+    for (const table of rulesTables) {
+      const row = await api.ctx.db.kysely
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as("count"))
+        .executeTakeFirstOrThrow();
+      counts[table] = Number(row.count);
+    }
+    return counts;
+  };
+  const before = await count();
+  const result = await expectNothingWritten(api, act);
+  expect(await count()).toEqual(before);
+  return result;
 }

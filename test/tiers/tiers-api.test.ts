@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { runJobsOnce } from "../../src/jobs/index.ts";
-import { getMemberTiers } from "../../src/modules/tiers/index.ts";
+import { getMemberTiers, grantTier } from "../../src/modules/tiers/index.ts";
 import { expectError, expectNothingWritten } from "../api/support.ts";
 import { createTestApi, purchase, type TestApi } from "../harness.ts";
 
@@ -617,6 +617,52 @@ describe("tiers over HTTP", () => {
       await runJobsOnce(api.ctx);
       expect((await memberTier(programId, memberId)).tier?.code).toBe("silver");
       api.clock.set("2026-03-02T03:00:00Z");
+    });
+
+    it("replays a setting sent twice with one Idempotency-Key, changing the tier once", async () => {
+      const programId = await ladderProgram(spendLadder());
+      const memberId = await api.member(programId);
+      const send = () =>
+        api.call("POST", `${base(programId)}/members/${memberId}/tier`, {
+          body: { tierCode: "silver", reason: "welcome gift" },
+          headers: { "idempotency-key": "set-silver-1" },
+        });
+      const first = await send();
+      const second = await send();
+      expect(first.status).toBe(200);
+      expect(second.headers["idempotent-replayed"]).toBe("true");
+      expect(second.body).toEqual(first.body);
+      expect((await memberTier(programId, memberId)).history).toHaveLength(1);
+    });
+
+    it("grants a tier as a reward without ever moving a member down", async () => {
+      const programId = await ladderProgram(spendLadder());
+      const memberId = await api.member(programId);
+      await buy(programId, memberId, "5000000");
+      const ladder = await api.call("GET", `${base(programId)}/tier-ladder`);
+      const idOf = (code: string) =>
+        (ladder.body.tiers as { id: string; code: string }[]).find((t) => t.code === code)?.id ??
+        "";
+      const grant = (code: string) =>
+        api.ctx.db.transaction((tx) =>
+          grantTier(tx, {
+            programId,
+            memberId,
+            tierId: idOf(code),
+            until: null,
+            reason: "reward rwd_test",
+            at: api.clock.now(),
+            kind: "reward",
+          }),
+        );
+      expect(await grant("silver")).toMatchObject({ changed: false, tierId: idOf("gold") });
+      expect(await grant("platinum")).toMatchObject({ changed: true, tierId: idOf("platinum") });
+      expect((await memberTier(programId, memberId)).history[0]).toMatchObject({
+        fromTier: "gold",
+        toTier: "platinum",
+        reason: "reward",
+        note: "reward rwd_test",
+      });
     });
 
     it("answers 404 for the member tier of a program without a ladder or another program's member", async () => {

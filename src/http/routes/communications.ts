@@ -471,7 +471,7 @@ function registerPublicRoutes(app: App, ctx: Ctx): void {
       }
     });
     scope.withTypeProvider<ZodTypeProvider>().post(
-      "/v1/programs/:programId/inbound-messages",
+      "/inbound/programs/:programId/messages",
       {
         config: { access: "public" },
         schema: {

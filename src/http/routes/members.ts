@@ -13,8 +13,8 @@ import {
   setMemberStatus,
   updateMember,
 } from "../../modules/members/index.ts";
-import { profileComplete, recordAutomaticActivity } from "../../modules/rules/index.ts";
 import { attachReferral } from "../../modules/referrals/index.ts";
+import { profileComplete, recordAutomaticActivity } from "../../modules/rules/index.ts";
 import {
   type App,
   decodeCursor,

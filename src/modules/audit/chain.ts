@@ -6,7 +6,7 @@ import { publicKeyOf, signCheckpoint } from "./signing.ts";
 import type { AuditChainTable, ChainSource } from "./tables.ts";
 
 /** Records appended per transaction: bounded so the chainer never holds its lock for long. */
-export const chainBatchSizeMax = 500;
+export const chainBatchSizeMax = 1_000;
 /** Any constant; only the chainers of one deployment have to agree on it. */
 const chainLockKey = 7_320_511;
 export const checkpointIntervalMsDefault = 600_000;

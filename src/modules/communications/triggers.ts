@@ -1,8 +1,10 @@
 import type { Ctx } from "../../context.ts";
 import type { Tx } from "../../db/client.ts";
+import { DomainError } from "../../lib/errors.ts";
 import { expiringLotBatches, inactiveMembers } from "../ledger/index.ts";
 import { listMembers } from "../members/index.ts";
 import { listPrograms, type ProgramView } from "../programs/index.ts";
+import { findReward } from "../rewards/index.ts";
 import { enqueue, type MessageVariables, type NewMessage } from "./queue.ts";
 import { type CommSettings, getSettings } from "./settings.ts";
 import type { Trigger } from "./templates.ts";
@@ -59,18 +61,18 @@ const eventTriggers: Record<string, (payload: Record<string, unknown>) => EventT
           memberId: p.memberId,
           variables: {
             points: Number(p.points ?? 0),
-            rewardName: String(p.rewardName ?? p.rewardId ?? ""),
           },
         }
       : null,
-  "tier.changed": (p) => ({
-    trigger: "tier_changed",
-    memberId: String(p.memberId),
-    variables: {
-      tierName: String(p.toTierName ?? p.tierName ?? p.toCode ?? p.code ?? p.toTierId ?? ""),
-      tierUp: p.direction === "up" || p.direction === "upgrade",
-    },
-  }),
+  // The payload names tiers by code; a change for a tier-less member sends nothing.
+  "tier.changed": (p) =>
+    typeof p.toTier === "string"
+      ? {
+          trigger: "tier_changed",
+          memberId: String(p.memberId),
+          variables: { tierName: p.toTier, tierUp: p.reason !== "period_end_downgrade" },
+        }
+      : null,
   "referral.completed": (p) =>
     typeof p.referrerId === "string"
       ? {
@@ -80,6 +82,17 @@ const eventTriggers: Record<string, (payload: Record<string, unknown>) => EventT
         }
       : null,
 };
+
+/** The reward's catalogue name, or its id when it is gone. */
+async function rewardName(tx: Tx, programId: string, rewardId: unknown): Promise<string> {
+  if (typeof rewardId !== "string") return "";
+  try {
+    return (await findReward(tx, programId, rewardId)).name;
+  } catch (error) {
+    if (error instanceof DomainError) return rewardId;
+    throw error;
+  }
+}
 
 function stringOrNull(value: unknown): string | null {
   return typeof value === "string" ? value : value instanceof Date ? value.toISOString() : null;
@@ -163,8 +176,12 @@ async function consumeBatch(
   for (const row of taken) {
     const map = eventTriggers[row.type];
     if (!map || !row.program_id) continue;
-    const found = map(row.payload as Record<string, unknown>);
+    const payload = row.payload as Record<string, unknown>;
+    const found = map(payload);
     if (!found) continue;
+    if (found.trigger === "reward_redeemed") {
+      found.variables.rewardName = await rewardName(tx, row.program_id, payload.rewardId);
+    }
     let settings = settingsOf.get(row.program_id);
     if (!settings) {
       settings = await getSettings(tx, row.program_id);

@@ -95,7 +95,7 @@ export async function eraseMember(
   if (record.status === "erased" && recorded) {
     return { erasure: erasureView(recorded), replayed: true };
   }
-  const scope = { programId, memberId, needles: personalNeedles(openMember(record)), at };
+  const scope = { programId, memberId, needles: personalNeedles(openMember(record)) };
   await tx
     .updateTable("members")
     .set({ ...erasedFields, card_number: newCardNumber(), updated_at: at })

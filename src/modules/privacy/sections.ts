@@ -10,14 +10,14 @@ export interface ErasureScope {
   memberId: string;
   /** Every spelling of the member's personal data (redact.ts personalNeedles). */
   needles: string[];
-  at: Date;
 }
 
 /**
  * One module's part of a member's data: `collect` reads everything the module holds about the
  * member (for the export), `erase` removes the personal data from the module's tables while
- * facts the books need (points, amounts, ids) stay. Each module's tables are read through its
- * row types (src/modules/<module>/tables.ts); a new module adds one section here.
+ * facts the books need (points, amounts, ids) stay. A module that adds tables about members adds
+ * its section here (typed queries, or table rules below); the privacy tests scan every table of
+ * the database, so a table left out fails them.
  */
 export interface MemberDataSection {
   name: string;

@@ -13,13 +13,7 @@ import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { payloadHash } from "../../lib/json.ts";
 import { fromMinor, toMinor } from "../../lib/money.ts";
-import {
-  type BalanceRow,
-  earnForPurchase,
-  lockMembers,
-  readBalance,
-  reverseEarn,
-} from "../ledger/index.ts";
+import { type BalanceRow, earnForPurchase, lockMembers, reverseEarn } from "../ledger/index.ts";
 import { findMemberRows, memberRefSchema } from "../members/index.ts";
 import { emit } from "../outbox/index.ts";
 import {
@@ -142,7 +136,14 @@ export const purchaseResultSchema = z.object({
     .array(breakdownLineSchema)
     .describe("Which rule gave which points: base rate, tier multiplier, each campaign rule"),
   vouchers: z
-    .array(z.object({ campaignId: z.string(), rewardId: z.string(), voucherId: z.string(), code: z.string() }))
+    .array(
+      z.object({
+        campaignId: z.string(),
+        rewardId: z.string(),
+        voucherId: z.string(),
+        code: z.string(),
+      }),
+    )
     .optional()
     .describe("Free rewards awarded by campaigns"),
   balance: balanceSchema.nullable(),
@@ -201,7 +202,11 @@ interface PreparedPurchase {
 }
 
 /** A purchase as the rules engine sees it; the same for the real earn and the preview. */
-function earnEvent(program: Program, purchase: PreparedPurchase, member: MembersTable | null): EarnEvent {
+function earnEvent(
+  program: Program,
+  purchase: PreparedPurchase,
+  member: MembersTable | null,
+): EarnEvent {
   const rewardMinor = purchase.lines.reduce(
     (sum, line) => sum + (line.kind === "reward" ? line.amountMinor : 0),
     0,
@@ -428,7 +433,9 @@ export async function previewPurchase(
     if (found instanceof DomainError) throw found;
     if (!found) throw notFound("member_not_found", "");
     if (found.status !== "active") {
-      throw new DomainError("member_blocked", `member ${found.id} is blocked`, { memberId: found.id });
+      throw new DomainError("member_blocked", `member ${found.id} is blocked`, {
+        memberId: found.id,
+      });
     }
     member = found;
   }
@@ -442,7 +449,8 @@ export async function previewPurchase(
     total: fromMinor(purchase.totalMinor, program.currency),
     currency: program.currency,
     pointsEarned: evaluation.points,
-    pointsState: evaluation.points === 0 ? "none" : availableAt > now.getTime() ? "pending" : "available",
+    pointsState:
+      evaluation.points === 0 ? "none" : availableAt > now.getTime() ? "pending" : "available",
     breakdown: evaluation.breakdown,
     rewards: evaluation.rewards,
     lines: evaluation.linePoints.map((points, index) => ({ lineNo: index + 1, points })),
@@ -579,7 +587,10 @@ async function writePurchase(
 
 /** Points already given back for a line by earlier entries of the same refund. */
 function sumBack(updates: { lineNo: number; pointsBack: number }[], lineNo: number): number {
-  return updates.reduce((sum, update) => sum + (update.lineNo === lineNo ? update.pointsBack : 0), 0);
+  return updates.reduce(
+    (sum, update) => sum + (update.lineNo === lineNo ? update.pointsBack : 0),
+    0,
+  );
 }
 
 function baseRateDescription(program: Program): string {
@@ -664,9 +675,7 @@ export async function recordRefund(
       const line = lines.find((candidate) => candidate.line_no === wanted.lineNo);
       const askedBefore = asked.get(wanted.lineNo) ?? 0;
       asked.set(wanted.lineNo, askedBefore + wanted.quantity);
-      const left = line
-        ? Number(line.quantity) - Number(line.refunded_quantity) - askedBefore
-        : 0;
+      const left = line ? Number(line.quantity) - Number(line.refunded_quantity) - askedBefore : 0;
       if (!line || wanted.quantity > left + 1e-9) {
         throw new DomainError(
           "refund_line_invalid",
@@ -682,8 +691,9 @@ export async function recordRefund(
       // A line gives back what it earned in proportion to its refunded quantity (rounded down);
       // the refund that empties it gives back the rest exactly.
       const quantityMilli = Math.round(Number(line.quantity) * 1000);
-      const refundedMilli =
-        Math.round((Number(line.refunded_quantity) + askedBefore + wanted.quantity) * 1000);
+      const refundedMilli = Math.round(
+        (Number(line.refunded_quantity) + askedBefore + wanted.quantity) * 1000,
+      );
       const linePoints = line.points_earned ?? 0;
       const targetBack =
         refundedMilli >= quantityMilli

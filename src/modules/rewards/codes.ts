@@ -7,12 +7,25 @@ export const codeAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 /** 12 symbols of 5 bits: 60 bits from the OS's cryptographic source per code. */
 export const codeLength = 12;
 
-/** A fresh unguessable code: each symbol from 5 random bits, so every symbol is equally likely. */
+/**
+ * Fresh unguessable codes: each symbol from 5 random bits, so every symbol is equally likely. One
+ * read of the OS's source serves the whole list.
+ */
+export function newCodes(count: number, prefix = ""): string[] {
+  const bytes = randomBytes(count * codeLength);
+  const codes: string[] = [];
+  for (let index = 0; index < count; index++) {
+    let code = prefix;
+    for (let offset = index * codeLength; offset < (index + 1) * codeLength; offset++) {
+      code += codeAlphabet[(bytes[offset] as number) % 32];
+    }
+    codes.push(code);
+  }
+  return codes;
+}
+
 export function newCode(prefix = ""): string {
-  const bytes = randomBytes(codeLength);
-  let code = prefix;
-  for (const byte of bytes) code += codeAlphabet[byte % 32];
-  return code;
+  return newCodes(1, prefix)[0] as string;
 }
 
 /** Codes are typed by people: case, spaces and dashes do not matter. */

@@ -6,7 +6,7 @@ import { newId } from "../../lib/ids.ts";
 import { emit } from "../outbox/index.ts";
 import type { Program } from "../programs/index.ts";
 import { invalid } from "./catalog.ts";
-import { newCode, normalizeCode } from "./codes.ts";
+import { newCodes, normalizeCode } from "./codes.ts";
 import { grantableReward } from "./redemption.ts";
 import type { CouponBatchesTable } from "./tables.ts";
 
@@ -140,7 +140,7 @@ export async function createCouponBatch(
   while ((imported && offset < imported.length) || toGenerate > 0) {
     const chunk = imported
       ? imported.slice(offset, offset + codesPerInsert)
-      : Array.from({ length: Math.min(codesPerInsert, toGenerate) }, () => newCode(prefix));
+      : newCodes(Math.min(codesPerInsert, toGenerate), prefix);
     offset += chunk.length;
     const inserted = await insertCodes(chunk);
     if (imported) {

@@ -77,7 +77,7 @@ export class EarnSession {
     const session = new EarnSession(programId, relevant, facts, usage, new Map());
     // A first pass without budgets finds the budgeted campaigns these events can draw on.
     const budgeted = new Set<string>();
-    for (const event of events) {
+    for (const event of session.#budgeted.size > 0 ? events : []) {
       for (const outcome of evaluate(session.#input(event), relevant).campaigns) {
         if (outcome.matched && session.#budgeted.has(outcome.campaignId)) {
           budgeted.add(outcome.campaignId);

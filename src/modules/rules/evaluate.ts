@@ -223,6 +223,9 @@ export function evaluate(input: EvaluationInput, campaigns: CompiledCampaign[]):
     (sum, line) => sum + (line.kind === "reward" ? line.amountMinor : 0),
     0,
   );
+  const amountWeights = new Map(
+    productLines.map((index) => [index, input.lines[index]?.amountMinor ?? 0]),
+  );
   const context: EvalContext = {
     trigger: input.trigger,
     occurredAt: input.occurredAt,
@@ -232,13 +235,11 @@ export function evaluate(input: EvaluationInput, campaigns: CompiledCampaign[]):
     earnableMinor: Math.max(0, input.totalMinor - rewardMinor),
     lines: input.lines,
     productLines,
+    productWeights: amountWeights,
     member: input.member,
     attributes: input.attributes ?? {},
     currencyDigits: currencyDigits(input.currency),
   };
-  const amountWeights = new Map(
-    productLines.map((index) => [index, input.lines[index]?.amountMinor ?? 0]),
-  );
   const linePoints = input.lines.map(() => 0);
   const addShares = (shares: Map<number, number>) => {
     for (const [index, points] of shares) linePoints[index] = (linePoints[index] ?? 0) + points;

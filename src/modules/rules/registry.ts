@@ -40,6 +40,8 @@ export interface EvalContext {
   lines: EvalLine[];
   /** Indexes of the lines that earn (kind product). */
   productLines: number[];
+  /** Product line index → amount, the weights that split basket-wide points. */
+  productWeights: Map<number, number>;
   member: MemberFacts | null;
   attributes: Record<string, unknown>;
   currencyDigits: number;
@@ -100,7 +102,7 @@ function lineCondition(
     scope: "lines",
     args: z.object({ values: codeList(`${label} values, any of them matches`) }).strict(),
     test(args, context, lines) {
-      const wanted = new Set(args.values);
+      const wanted = valueSet(args.values);
       const matched = lines.filter((index) => {
         const value = context.lines[index]?.[field];
         return value !== null && value !== undefined && wanted.has(value);
@@ -108,6 +110,17 @@ function lineCondition(
       return matched.length > 0 ? ok(matched) : fail(`no basket line with ${label} in the list`);
     },
   });
+}
+
+/** Sets of a condition's values, built once per compiled argument list. */
+const valueSets = new WeakMap<string[], Set<string>>();
+function valueSet(values: string[]): Set<string> {
+  let set = valueSets.get(values);
+  if (!set) {
+    set = new Set(values);
+    valueSets.set(values, set);
+  }
+  return set;
 }
 
 function define<S extends z.ZodType>(type: ConditionType<S>): ConditionType<z.ZodType> {
@@ -379,18 +392,32 @@ const conditionList = [
   }),
 ];
 
-/** Minor units of a money argument (validated at save time as a plain decimal). */
+const minorCache = new Map<string, number>();
+
+/** Minor units of a money argument (validated at save time as a plain decimal); memoised. */
 export function parseMinor(amount: string, digits: number): number {
-  const [whole = "0", fraction = ""] = amount.split(".");
-  return Number(
-    BigInt(whole) * 10n ** BigInt(digits) +
-      BigInt(fraction.padEnd(digits, "0").slice(0, digits) || "0"),
-  );
+  const key = `${digits}|${amount}`;
+  let minor = minorCache.get(key);
+  if (minor === undefined) {
+    const [whole = "0", fraction = ""] = amount.split(".");
+    minor = Number(
+      BigInt(whole) * 10n ** BigInt(digits) +
+        BigInt(fraction.padEnd(digits, "0").slice(0, digits) || "0"),
+    );
+    if (minorCache.size > 10_000) minorCache.clear();
+    minorCache.set(key, minor);
+  }
+  return minor;
 }
 
-/** floor(a × b / c) in exact integer arithmetic. */
+/**
+ * floor(a × b / c) exactly. Below 2^52 a double holds the product exactly and its quotient
+ * cannot round up to the next integer; beyond, BigInt (slower, rare: amounts of 10^15 minor).
+ */
 export function mulDiv(a: number, b: number, c: number): number {
   if (c === 0) return 0;
+  const product = a * b;
+  if (product <= 2 ** 52 && product >= 0) return Math.floor(product / c);
   return Number((BigInt(a) * BigInt(b)) / BigInt(c));
 }
 
@@ -407,6 +434,7 @@ export function spread(points: number, weights: Map<number, number>): Map<number
 }
 
 function amountWeights(context: EvalContext, lines: number[]): Map<number, number> {
+  if (lines === context.productLines) return context.productWeights;
   return new Map(lines.map((index) => [index, context.lines[index]?.amountMinor ?? 0]));
 }
 

@@ -1,0 +1,10 @@
+import { createTestApi } from "/work/main/test/harness.ts";
+const api = await createTestApi();
+const r = await api.call("GET", "/v1/rule-registry");
+console.log(JSON.stringify(r.body).slice(0, 3000));
+const p = await api.program();
+const c = await api.call("GET", `/v1/programs/${p}/campaigns`);
+console.log(JSON.stringify(c.body).slice(0, 500));
+const prog = await api.call("GET", `/v1/programs/${p}`);
+console.log(JSON.stringify(prog.body));
+await api.close();
