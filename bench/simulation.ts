@@ -19,6 +19,7 @@ import { sql } from "kysely";
 import { openContext } from "../src/app.ts";
 import { demoProgramName, planDemo, seedDemo } from "../src/cli/seed.ts";
 import { loadConfig } from "../src/config.ts";
+import type { Ctx } from "../src/context.ts";
 import { newId } from "../src/lib/ids.ts";
 import { enrolMember } from "../src/modules/members/index.ts";
 import {
@@ -171,10 +172,12 @@ async function loadDemoDirect(ctx: Ctx): Promise<string> {
   const refunded = new Map<object, { atMs: number; amountMinor: number }[]>();
   for (const event of plan.events) {
     if (event.kind !== "refund") continue;
-    const line = event.line && event.purchase.lines[event.line.lineNo - 1];
-    const amountMinor = line
-      ? Math.round(line.unitPriceMinor * event.line.quantity)
-      : event.purchase.totalMinor;
+    const refundLine = event.line;
+    const line = refundLine && event.purchase.lines[refundLine.lineNo - 1];
+    const amountMinor =
+      refundLine && line
+        ? Math.round(line.unitPriceMinor * refundLine.quantity)
+        : event.purchase.totalMinor;
     const list = refunded.get(event.purchase) ?? [];
     list.push({ atMs: event.atMs, amountMinor });
     refunded.set(event.purchase, list);

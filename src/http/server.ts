@@ -14,6 +14,11 @@ import { InvariantError } from "../lib/assert.ts";
 import { DomainError, type ErrorCode } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { authorize, keyCache } from "../modules/auth/index.ts";
+import {
+  assertStoreScope,
+  authenticateStaff,
+  hasSessionCookie,
+} from "../modules/staff/index.ts";
 import { openApiWebhooks } from "../modules/webhooks/index.ts";
 import { type ErrorBody, httpStatusOf } from "./errors.ts";
 import type { App } from "./kit.ts";
@@ -27,9 +32,11 @@ import { registerMemberRoutes } from "./routes/members.ts";
 import { registerPrivacyRoutes } from "./routes/privacy.ts";
 import { registerProgramRoutes } from "./routes/programs.ts";
 import { registerPurchaseRoutes } from "./routes/purchases.ts";
+import { registerPortalRoutes } from "./routes/portal.ts";
 import { registerRulesRoutes } from "./routes/rules.ts";
 import { registerReferralRoutes } from "./routes/referrals.ts";
 import { registerSimulationRoutes } from "./routes/simulation.ts";
+import { registerStaffRoutes } from "./routes/staff.ts";
 import { registerRewardRoutes } from "./routes/rewards.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
 import { registerTierRoutes } from "./routes/tiers.ts";
@@ -86,6 +93,11 @@ export async function buildServer(ctx: Ctx): Promise<App> {
     const access = request.routeOptions.config.access;
     if (!access || access === "public") return;
     const header = request.headers.authorization;
+    // No API key but a staff session cookie: the staff role map decides (src/modules/staff).
+    if (header === undefined && hasSessionCookie(request, "staff")) {
+      request.principal = await authenticateStaff(ctx, request, access);
+      return;
+    }
     const match = typeof header === "string" ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match?.[1])
       throw new DomainError("unauthorized", "send an API key as Authorization: Bearer <key>");
@@ -94,6 +106,8 @@ export async function buildServer(ctx: Ctx): Promise<App> {
     authorize(principal, access, programId);
     request.principal = principal;
   });
+  // Cashiers act only for their stores; the store is in the body, parsed by now.
+  app.addHook("preHandler", async (request) => assertStoreScope(request));
 
   app.setErrorHandler((error, request, reply) => {
     const send = (
@@ -173,6 +187,8 @@ export async function buildServer(ctx: Ctx): Promise<App> {
   registerCommunicationRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerAbuseRoutes(app, ctx);
+  registerStaffRoutes(app, ctx);
+  registerPortalRoutes(app, ctx);
   await registerWebRoutes(app, ctx);
   await app.ready();
   return app;

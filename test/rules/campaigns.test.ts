@@ -106,7 +106,9 @@ describe("campaigns over HTTP", () => {
     const created = await createCampaign(api, p, campaignBody([bonusRule]));
     const url = `${base(p)}/campaigns/${created.id}`;
     expectError(
-      await expectNothingWrittenHere(api, () => api.call("PATCH", url, { body: { status: "draft" } })),
+      await expectNothingWrittenHere(api, () =>
+        api.call("PATCH", url, { body: { status: "draft" } }),
+      ),
       409,
       "campaign_status_invalid",
     );

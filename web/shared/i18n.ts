@@ -46,3 +46,19 @@ export function formatDate(iso: string | null | undefined, locale: Locale, withT
     ...(withTime && { timeStyle: "short" }),
   }).format(new Date(iso));
 }
+
+/** Minor units per major unit of a currency (IDR 0 decimals, USD 2). */
+export function fractionDigits(currency: string): number {
+  return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions()
+    .maximumFractionDigits ?? 2;
+}
+
+/** A decimal string in major units from integer minor units, as the API takes money. */
+export function toDecimal(minor: number, currency: string): string {
+  const digits = fractionDigits(currency);
+  return (minor / 10 ** digits).toFixed(digits);
+}
+
+export function toMinor(amount: string, currency: string): number {
+  return Math.round(Number(amount.replace(",", ".")) * 10 ** fractionDigits(currency));
+}

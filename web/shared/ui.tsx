@@ -1,4 +1,4 @@
-import { type ReactNode, useId, useState } from "react";
+import { type ReactNode, useEffect, useId, useState } from "react";
 import { ApiError } from "./api.ts";
 import { type Locale, locales } from "./i18n.ts";
 
@@ -153,4 +153,27 @@ export function applyBranding(branding: Branding): void {
   style.setProperty("--bg", branding.colors.background);
   style.setProperty("--text", branding.colors.text);
   document.title = branding.name;
+}
+
+/** Loads data when the dependencies change; `reload` fetches again after a write. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): {
+  data: T | undefined;
+  error: unknown;
+  reload: () => void;
+} {
+  const [data, setData] = useState<T>();
+  const [error, setError] = useState<unknown>(null);
+  const [round, setRound] = useState(0);
+  useEffect(() => {
+    let live = true;
+    load().then(
+      (value) => live && (setData(value), setError(null)),
+      (caught: unknown) => live && setError(caught),
+    );
+    return () => {
+      live = false;
+    };
+    // biome-ignore lint/correctness/useExhaustiveDependencies: callers name their dependencies
+  }, [...deps, round]);
+  return { data, error, reload: () => setRound((value) => value + 1) };
 }

@@ -72,7 +72,8 @@ export async function withAction<T>(
     .select(sql<number>`coalesce(max(seq), 0)::bigint`.as("seq"))
     .executeTakeFirstOrThrow();
   const result = await run(tx);
-  // Events of this transaction only: written after `before`, by this transaction's id.
+  // Events of this transaction only: written after `before`, by this transaction's id (rows
+  // written inside a savepoint would carry a subtransaction id; Setia uses none).
   const events = await tx
     .selectFrom("outbox_events")
     .select(["id", "type", "payload"])

@@ -5,7 +5,7 @@
  * and caps checked at send time.
  */
 import type { Ctx } from "../../context.ts";
-import { type DeliveryReport, deliverDue } from "./queue.ts";
+import { type DeliveryReport, deliverDue, onWake } from "./queue.ts";
 import { type ConsumeReport, consumeOutbox, runDailyScans, type ScanReport } from "./triggers.ts";
 
 export {
@@ -23,7 +23,6 @@ export {
   messageSchema,
   readUnsubscribeToken,
   sendOneTimeCode,
-  startMessageWorker,
   unsubscribeUrlFor,
 } from "./queue.ts";
 export * from "./settings.ts";
@@ -52,4 +51,45 @@ export async function runCommunicationsOnce(
   await runDailyScans(ctx, report.scans);
   await deliverDue(ctx, report.messages);
   return report;
+}
+
+/**
+ * Reads new events and delivers due messages every intervalMs (or at once when a sign-in code
+ * wakes it), so triggered messages do not wait for the job loop; daily scans stay in the job loop.
+ */
+export function startMessageWorker(ctx: Ctx, intervalMs: number): { stop(): Promise<void> } {
+  let stopped = false;
+  let wake: () => void = () => {};
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const events = { eventsRead: 0, queued: 0 };
+        const messages = { sent: 0, failed: 0, retried: 0, deferred: 0, suppressed: 0 };
+        await consumeOutbox(ctx, events);
+        await deliverDue(ctx, messages);
+        if (messages.sent + messages.failed + messages.retried > 0) {
+          ctx.log.info({ messages }, "messages delivered");
+        }
+      } catch (error) {
+        ctx.log.error({ err: error }, "message worker pass failed");
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, intervalMs);
+        timer.unref();
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        onWake(wake);
+      });
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake();
+      await loop;
+      onWake(null);
+    },
+  };
 }

@@ -61,8 +61,11 @@ export interface MessageVariables {
   availableAt?: string | null;
   days?: number;
   tierName?: string;
+  tierNames?: Record<string, string>;
   tierUp?: boolean;
   rewardName?: string;
+  /** Catalogue names by language; the member's language wins, then any. */
+  rewardNames?: Record<string, string>;
   amountMinor?: number;
   code?: string;
 }
@@ -520,8 +523,11 @@ export function buildView(input: {
     availableAt: v.availableAt ? f.date(v.availableAt) : null,
     pending: v.pending === true,
     days: v.days === undefined ? null : f.number(v.days),
-    tier: { name: v.tierName ?? "", up: v.tierUp === true },
-    reward: { name: v.rewardName ?? "" },
+    tier: { name: v.tierNames?.[f.locale] ?? v.tierName ?? "", up: v.tierUp === true },
+    reward: {
+      name:
+        v.rewardNames?.[f.locale] ?? Object.values(v.rewardNames ?? {})[0] ?? v.rewardName ?? "",
+    },
     amount: v.amountMinor === undefined ? null : f.money(v.amountMinor),
     code: input.secret ?? "",
     greeting: lines.greeting,
@@ -712,38 +718,7 @@ export function wakeWorker(): void {
   wakeHandler?.();
 }
 
-/** Delivers due messages every intervalMs, or at once when woken; stops on request. */
-export function startMessageWorker(ctx: Ctx, intervalMs: number): { stop(): Promise<void> } {
-  let stopped = false;
-  let wake: () => void = () => {};
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        const report = { sent: 0, failed: 0, retried: 0, deferred: 0, suppressed: 0 };
-        await deliverDue(ctx, report);
-        if (report.sent + report.failed + report.retried > 0) {
-          ctx.log.info({ messages: report }, "messages delivered");
-        }
-      } catch (error) {
-        ctx.log.error({ err: error }, "message delivery failed");
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, intervalMs);
-        timer.unref();
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        wakeHandler = wake;
-      });
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      wake();
-      await loop;
-      wakeHandler = null;
-    },
-  };
+/** The running worker registers how to wake it (null when it stops). */
+export function onWake(handler: (() => void) | null): void {
+  wakeHandler = handler;
 }

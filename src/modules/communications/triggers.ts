@@ -3,8 +3,9 @@ import type { Tx } from "../../db/client.ts";
 import { DomainError } from "../../lib/errors.ts";
 import { expiringLotBatches, inactiveMembers } from "../ledger/index.ts";
 import { listMembers } from "../members/index.ts";
-import { listPrograms, type ProgramView } from "../programs/index.ts";
+import { getProgram, listPrograms, type ProgramView } from "../programs/index.ts";
 import { findReward } from "../rewards/index.ts";
+import { loadLadder } from "../tiers/index.ts";
 import { enqueue, type MessageVariables, type NewMessage } from "./queue.ts";
 import { type CommSettings, getSettings } from "./settings.ts";
 import type { Trigger } from "./templates.ts";
@@ -83,15 +84,41 @@ const eventTriggers: Record<string, (payload: Record<string, unknown>) => EventT
       : null,
 };
 
-/** The reward's catalogue name, or its id when it is gone. */
-async function rewardName(tx: Tx, programId: string, rewardId: unknown): Promise<string> {
-  if (typeof rewardId !== "string") return "";
+/** The reward's catalogue name per language (the member's is picked at send time). */
+async function rewardNames(
+  tx: Tx,
+  programId: string,
+  rewardId: unknown,
+): Promise<Record<string, string>> {
+  if (typeof rewardId !== "string") return {};
   try {
-    return (await findReward(tx, programId, rewardId)).name;
+    const texts = (await findReward(tx, programId, rewardId)).texts as Record<
+      string,
+      { name?: string }
+    >;
+    return Object.fromEntries(
+      Object.entries(texts ?? {}).flatMap(([locale, text]) =>
+        text?.name ? [[locale, text.name]] : [],
+      ),
+    );
   } catch (error) {
-    if (error instanceof DomainError) return rewardId;
+    if (error instanceof DomainError) return {};
     throw error;
   }
+}
+
+/** The new tier's names per language and whether it ranks above the old one. */
+async function tierFacts(
+  tx: Tx,
+  programId: string,
+  payload: Record<string, unknown>,
+): Promise<MessageVariables> {
+  const ladder = await loadLadder(tx, await getProgram(tx, programId));
+  const tierOf = (code: unknown) => ladder?.tiers.find((tier) => tier.code === code);
+  const to = tierOf(payload.toTier);
+  if (!to) return {};
+  const from = tierOf(payload.fromTier);
+  return { tierNames: to.names, tierUp: from === undefined || to.rank > from.rank };
 }
 
 function stringOrNull(value: unknown): string | null {
@@ -180,7 +207,10 @@ async function consumeBatch(
     const found = map(payload);
     if (!found) continue;
     if (found.trigger === "reward_redeemed") {
-      found.variables.rewardName = await rewardName(tx, row.program_id, payload.rewardId);
+      found.variables.rewardNames = await rewardNames(tx, row.program_id, payload.rewardId);
+    }
+    if (found.trigger === "tier_changed") {
+      Object.assign(found.variables, await tierFacts(tx, row.program_id, payload));
     }
     let settings = settingsOf.get(row.program_id);
     if (!settings) {

@@ -108,13 +108,18 @@ export async function authenticateStaff(
   }
   const account = await ctx.db.kysely
     .selectFrom("staff_accounts")
-    .select(["id", "disabled_at"])
+    .select(["id", "disabled_at", "totp_enabled_at"])
     .where("id", "=", session.subject_id)
     .executeTakeFirst();
   if (!account || account.disabled_at) {
     throw new DomainError("unauthorized", "this staff account is disabled");
   }
   assertCsrf(request, session);
+  if (!account.totp_enabled_at) {
+    throw new DomainError("forbidden", "turn on two-factor sign-in first (POST /v1/staff/me/totp/enrol)", {
+      twoFactorRequired: true,
+    });
+  }
   const programId = (request.params as { programId?: string } | undefined)?.programId ?? null;
   const memberships = await ctx.db.kysely
     .selectFrom("staff_memberships")

@@ -1,4 +1,4 @@
-import fastifyCookie from "@fastify/cookie";
+import { fastifyCookie } from "@fastify/cookie";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Queryable, Tx } from "../../db/client.ts";
 import { DomainError } from "../../lib/errors.ts";
@@ -40,6 +40,11 @@ export const csrfHeader = "x-csrf-token";
 export function readCookies(request: FastifyRequest): Record<string, string | undefined> {
   const header = request.headers.cookie;
   return header ? fastifyCookie.parse(header) : {};
+}
+
+/** The CSRF token the browser holds for a session kind ("" when it has none). */
+export function csrfCookie(request: FastifyRequest, kind: SessionKind): string {
+  return readCookies(request)[sessionPolicies[kind].csrfCookie] ?? "";
 }
 
 export function hasSessionCookie(request: FastifyRequest, kind: SessionKind): boolean {
