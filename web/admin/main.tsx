@@ -68,7 +68,10 @@ function App() {
   };
 
   const enter = async (api: Api, staff: Staff | null) => {
-    if (staff && !staff.totpEnabled) return setStage({ name: "enrolTotp", staff });
+    // Cashiers are refused before any enrolment: the dashboard is not theirs (the POS page is).
+    const cashierOnly = staff?.memberships.every((m) => m.role === "cashier") ?? false;
+    if (staff && !staff.totpEnabled && !cashierOnly) return setStage({ name: "enrolTotp", staff });
+    if (cashierOnly) return setStage({ name: "ready", api, staff, programs: [] });
     setStage({ name: "ready", api, staff, programs: await loadPrograms(api, staff) });
   };
 
