@@ -48,7 +48,7 @@ const envSchema = z.object({
   SETIA_VAPID_PUBLIC_KEY: z.string().optional(),
   SETIA_VAPID_PRIVATE_KEY: z.string().optional(),
   SETIA_VAPID_SUBJECT: z.string().optional(),
-  /** Message worker period; sign-in codes wake it at once. 0 leaves messages to the scheduler. */
+  /** Message worker period (new events, due messages); sign-in codes wake it. 0: the scheduler. */
   SETIA_MESSAGES_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
   /** Ed25519 private key (PKCS#8 PEM or its DER in base64) that signs audit checkpoints. */
   SETIA_AUDIT_SIGNING_KEY: z.string().optional(),

@@ -141,7 +141,7 @@ program
   .description("scheduled work")
   .command("run-once")
   .description(
-    "release pending points, expire lots and holds, purge old idempotency keys, send due webhooks (for cron)",
+    "release pending points, expire lots and holds, purge old idempotency keys, send due webhooks and member messages (for cron)",
   )
   .action(() => withCtx(async (ctx) => print(await runJobsOnce(ctx))));
 

@@ -69,7 +69,8 @@ function App() {
 
   const enter = async (api: Api, staff: Staff | null) => {
     // Cashiers are refused before any enrolment: the dashboard is not theirs (the POS page is).
-    const cashierOnly = staff?.memberships.every((m) => m.role === "cashier") ?? false;
+    const roles = staff?.memberships.map((m) => m.role) ?? [];
+    const cashierOnly = roles.length > 0 && roles.every((role) => role === "cashier");
     if (staff && !staff.totpEnabled && !cashierOnly) return setStage({ name: "enrolTotp", staff });
     if (cashierOnly) return setStage({ name: "ready", api, staff, programs: [] });
     setStage({ name: "ready", api, staff, programs: await loadPrograms(api, staff) });

@@ -15,7 +15,11 @@ import {
 } from "../../modules/members/index.ts";
 import { exportMember } from "../../modules/privacy/index.ts";
 import { getProgram } from "../../modules/programs/index.ts";
-import { attachReferral, getMemberReferral, memberReferralSchema } from "../../modules/referrals/index.ts";
+import {
+  attachReferral,
+  getMemberReferral,
+  memberReferralSchema,
+} from "../../modules/referrals/index.ts";
 import {
   listMemberVouchers,
   memberRewardOptions,
@@ -223,12 +227,20 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
     `${base}/me`,
     {
       ...open,
-      schema: { summary: "The signed-in member", tags, params: programParams, response: { 200: memberWithCsrf, ...errorResponses } },
+      schema: {
+        summary: "The signed-in member",
+        tags,
+        params: programParams,
+        response: { 200: memberWithCsrf, ...errorResponses },
+      },
     },
     async (request) => {
       const { programId } = request.params;
       const { memberId } = await requireMember(ctx, request, programId);
-      return { member: await getMember(ctx, programId, memberId), csrfToken: csrfCookie(request, "member") };
+      return {
+        member: await getMember(ctx, programId, memberId),
+        csrfToken: csrfCookie(request, "member"),
+      };
     },
   );
 
@@ -519,7 +531,12 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
     `${base}/me/sign-out`,
     {
       ...open,
-      schema: { summary: "End the member session", tags, params: programParams, response: { 204: z.null(), ...errorResponses } },
+      schema: {
+        summary: "End the member session",
+        tags,
+        params: programParams,
+        response: { 204: z.null(), ...errorResponses },
+      },
     },
     async (request, reply) => {
       const { session } = await requireMember(ctx, request, request.params.programId);

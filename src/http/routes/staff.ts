@@ -12,6 +12,7 @@ import {
   completeSecondFactor,
   confirmTotpEnrolment,
   createInvitation,
+  csrfCookie,
   endSession,
   invitationAcceptSchema,
   invitationCreateSchema,
@@ -24,7 +25,6 @@ import {
   ownerInvitationSchema,
   passwordChangeSchema,
   programOverview,
-  csrfCookie,
   readInvitation,
   removeMembership,
   requireStaffSession,
@@ -214,12 +214,18 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "The signed-in staff account, its roles, and the session's CSRF token",
         tags,
-        response: { 200: z.object({ staff: staffSchema, csrfToken: z.string() }), ...errorResponses },
+        response: {
+          200: z.object({ staff: staffSchema, csrfToken: z.string() }),
+          ...errorResponses,
+        },
       },
     },
     async (request) => {
       const { account } = await requireStaffSession(ctx, request, "full");
-      return { staff: await staffView(ctx.db.kysely, account.id), csrfToken: csrfCookie(request, "staff") };
+      return {
+        staff: await staffView(ctx.db.kysely, account.id),
+        csrfToken: csrfCookie(request, "staff"),
+      };
     },
   );
 

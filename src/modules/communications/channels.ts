@@ -3,7 +3,6 @@ import nodemailer, { type Transporter } from "nodemailer";
 import webpush from "web-push";
 import type { Ctx } from "../../context.ts";
 import type { Queryable, Tx } from "../../db/client.ts";
-import type { MessageChannel } from "./tables.ts";
 
 /** Channel configuration, from the environment (see README); every part is optional. */
 export interface CommunicationsConfig {
@@ -228,8 +227,6 @@ function addressOf(from: string | undefined): string | undefined {
   if (!from) return undefined;
   return /<([^>]+)>/.exec(from)?.[1] ?? from;
 }
-
-export const channelsRequiringPhone: MessageChannel[] = ["sms", "whatsapp"];
 
 /** The channel part of the environment configuration. */
 export function communicationsConfig(env: {

@@ -116,9 +116,13 @@ export async function authenticateStaff(
   }
   assertCsrf(request, session);
   if (!account.totp_enabled_at) {
-    throw new DomainError("forbidden", "turn on two-factor sign-in first (POST /v1/staff/me/totp/enrol)", {
-      twoFactorRequired: true,
-    });
+    throw new DomainError(
+      "forbidden",
+      "turn on two-factor sign-in first (POST /v1/staff/me/totp/enrol)",
+      {
+        twoFactorRequired: true,
+      },
+    );
   }
   const programId = (request.params as { programId?: string } | undefined)?.programId ?? null;
   const memberships = await ctx.db.kysely

@@ -10,6 +10,7 @@ import { emit } from "../outbox/index.ts";
 import { assertNotLocked, clearFailures, policies, recordFailure } from "./failures.ts";
 import { deliverInvitation } from "./mail.ts";
 import {
+  assertStrongPassword,
   decoyPasswordHash,
   hashPassword,
   hashToken,
@@ -17,7 +18,6 @@ import {
   newToken,
   normalizeRecoveryCode,
   passwordLengthMax,
-  assertStrongPassword,
   verifyPassword,
 } from "./secrets.ts";
 import {
@@ -159,7 +159,9 @@ export async function listProgramStaff(ctx: Ctx, programId: string): Promise<Sta
     .orderBy("staff_id")
     .limit(1000)
     .execute();
-  return Promise.all([...new Set(ids.map((r) => r.staff_id))].map((id) => staffView(ctx.db.kysely, id)));
+  return Promise.all(
+    [...new Set(ids.map((r) => r.staff_id))].map((id) => staffView(ctx.db.kysely, id)),
+  );
 }
 
 // ---- Invitations -------------------------------------------------------------------------------
@@ -176,7 +178,13 @@ function inviteUrl(ctx: Ctx, token: string): string {
  */
 export async function createInvitation(
   ctx: Ctx,
-  input: { programId: string; email: string; role: StaffRole; storeIds: string[]; invitedBy: string },
+  input: {
+    programId: string;
+    email: string;
+    role: StaffRole;
+    storeIds: string[];
+    invitedBy: string;
+  },
 ): Promise<{ invitation: z.infer<typeof invitationSchema>; inviteUrl: string }> {
   const now = ctx.clock.now();
   const token = newToken();
@@ -224,7 +232,10 @@ async function openInvitation(db: Queryable | Tx, token: string, now: Date) {
     .where("token_hash", "=", hashToken(token))
     .executeTakeFirst();
   if (!row || row.accepted_at || row.expires_at <= now) {
-    throw new DomainError("staff_invitation_invalid", "this invitation is unknown, used or expired");
+    throw new DomainError(
+      "staff_invitation_invalid",
+      "this invitation is unknown, used or expired",
+    );
   }
   return row;
 }
@@ -273,7 +284,10 @@ export async function acceptInvitation(
       .returningAll()
       .executeTakeFirst();
     if (!invitation) {
-      throw new DomainError("staff_invitation_invalid", "this invitation is unknown, used or expired");
+      throw new DomainError(
+        "staff_invitation_invalid",
+        "this invitation is unknown, used or expired",
+      );
     }
     let id = existing?.id;
     if (!id) {
@@ -441,9 +455,7 @@ async function acceptTotp(
     .updateTable("staff_accounts")
     .set({ totp_last_step: timeStep })
     .where("id", "=", account.id)
-    .where((eb) =>
-      eb.or([eb("totp_last_step", "is", null), eb("totp_last_step", "<", timeStep)]),
-    )
+    .where((eb) => eb.or([eb("totp_last_step", "is", null), eb("totp_last_step", "<", timeStep)]))
     .executeTakeFirst();
   return Number(updated.numUpdatedRows) === 1;
 }
@@ -460,7 +472,9 @@ export async function completeSecondFactor(
   await assertNotLocked(db, [addressKey(request), accountKey(account.id)], now);
   let ok = false;
   if ("code" in input) {
-    ok = account.totp_secret !== null && (await acceptTotp(db, account, account.totp_secret, input.code, now));
+    ok =
+      account.totp_secret !== null &&
+      (await acceptTotp(db, account, account.totp_secret, input.code, now));
   } else {
     const used = await db
       .updateTable("staff_recovery_codes")
@@ -532,7 +546,11 @@ export async function confirmTotpEnrolment(
     await tx
       .insertInto("staff_recovery_codes")
       .values(
-        recoveryCodes.map((c) => ({ staff_id: account.id, code_hash: hashToken(c), used_at: null })),
+        recoveryCodes.map((c) => ({
+          staff_id: account.id,
+          code_hash: hashToken(c),
+          used_at: null,
+        })),
       )
       .execute();
     await endSession(tx, session.id, now);

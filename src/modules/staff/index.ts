@@ -33,7 +33,13 @@ export {
   verifyPortalSignIn,
   verifySchema,
 } from "./portal.ts";
-export { granularities, type Overview, overviewQuery, overviewSchema, programOverview } from "./reports.ts";
+export {
+  granularities,
+  type Overview,
+  overviewQuery,
+  overviewSchema,
+  programOverview,
+} from "./reports.ts";
 export { passwordLengthMin, passwordScoreMin } from "./secrets.ts";
 export {
   csrfCookie,

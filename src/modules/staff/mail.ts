@@ -20,7 +20,10 @@ export async function deliverInvitation(
     if (mayLogSecrets()) {
       ctx.log.info({ email: input.email, inviteUrl: input.url }, "staff invitation (no SMTP set)");
     } else {
-      ctx.log.warn({ email: input.email }, "staff invitation not emailed: SETIA_SMTP_URL is not set");
+      ctx.log.warn(
+        { email: input.email },
+        "staff invitation not emailed: SETIA_SMTP_URL is not set",
+      );
     }
     return;
   }

@@ -15,7 +15,10 @@ export const overviewQuery = z
     to: z.iso.date(),
     granularity: z.enum(granularities).default("day"),
   })
-  .refine((value) => value.from <= value.to, { message: "from must not be after to", path: ["to"] });
+  .refine((value) => value.from <= value.to, {
+    message: "from must not be after to",
+    path: ["to"],
+  });
 export type OverviewQuery = z.infer<typeof overviewQuery>;
 
 const figures = {

@@ -39,7 +39,12 @@ export function normalizeRecoveryCode(code: string): string {
 }
 
 // OWASP's argon2id baseline (19 MiB, 2 passes): about 30 ms per hash on a small server.
-const argonOptions = { type: argon2.argon2id as 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+const argonOptions = {
+  type: argon2.argon2id as 2,
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+};
 
 export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, argonOptions);
