@@ -53,6 +53,8 @@ export async function ensureWebBuilt({ quiet = false } = {}) {
     const result = spawnSync(process.execPath, [vite, "build", "--config", join(web, "vite.config.ts"), "--logLevel", quiet ? "error" : "warn"], {
       cwd: repo,
       stdio: "inherit",
+      // A test runner's NODE_ENV=test would otherwise give React's development build.
+      env: { ...process.env, NODE_ENV: "production" },
     });
     if (result.status !== 0) throw new Error(`web build failed (exit ${result.status})`);
     writeFileSync(stamp, hash);

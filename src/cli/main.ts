@@ -17,6 +17,7 @@ import {
   rotationBatchSizeMax,
 } from "../modules/privacy/index.ts";
 import { getProgram } from "../modules/programs/index.ts";
+import { createInvitation } from "../modules/staff/index.ts";
 import { seedDemo } from "./seed.ts";
 
 const program = new Command("setia")
@@ -92,6 +93,26 @@ keys
 keys
   .command("revoke <keyId>")
   .action((keyId: string) => withCtx(async (ctx) => print(await revokeApiKey(ctx, null, keyId))));
+
+program
+  .command("staff")
+  .description("staff accounts")
+  .command("create-owner")
+  .requiredOption("--email <email>", "the owner's email")
+  .description("invite a deployment owner; prints the one-time link (also emailed when SMTP is set)")
+  .action((options: { email: string }) =>
+    withCtx(async (ctx) =>
+      print(
+        await createInvitation(ctx, {
+          programId: "",
+          email: options.email,
+          role: "owner",
+          storeIds: [],
+          invitedBy: "cli",
+        }),
+      ),
+    ),
+  );
 
 program
   .command("ledger")

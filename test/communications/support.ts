@@ -16,6 +16,8 @@ export async function startSmtp(): Promise<{
   const mails: ParsedMail[] = [];
   const server = new SMTPServer({
     authOptional: true,
+    // The sender keeps pooled connections open; closing the test server does not wait for them.
+    closeTimeout: 50,
     disabledCommands: ["STARTTLS"],
     logger: false,
     onData(stream, _session, callback) {

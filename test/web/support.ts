@@ -94,6 +94,14 @@ export async function openBrowser(): Promise<{ context: BrowserContext; page: Pa
     viewport: { width: 1024, height: 768 },
   });
   const page = context.pages()[0] ?? (await context.newPage());
+  if (process.env.SETIA_WEB_DEBUG) {
+    page.on("console", (message) => console.log(`console.${message.type()}: ${message.text()}`));
+    page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
+    page.on("response", async (response) => {
+      if (response.status() >= 400)
+        console.log(`HTTP ${response.status()} ${response.url()} ${await response.text().catch(() => "")}`);
+    });
+  }
   return {
     context,
     page,
@@ -131,11 +139,7 @@ export async function createStaff(
         role,
         ...(storeIds && { storeIds }),
       })
-    : await server.api<{ inviteUrl: string }>("POST", "/v1/staff/invitations", {
-        email,
-        role: "owner",
-        programId: null,
-      });
+    : await server.api<{ inviteUrl: string }>("POST", "/v1/staff/invitations", { email });
   if (invited.status !== 201) throw new Error(`invitation: ${JSON.stringify(invited.body)}`);
   const token = new URL(invited.body.inviteUrl).hash.replace(/^#token=/, "");
   const accepted = await server.api("POST", "/v1/staff/invitations/accept", {

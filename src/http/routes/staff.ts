@@ -1,3 +1,4 @@
+import fastifyCookie from "@fastify/cookie";
 import multipart from "@fastify/multipart";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
@@ -63,6 +64,8 @@ function inviter(request: FastifyRequest): string {
 
 export function registerStaffRoutes(app: App, ctx: Ctx): void {
   const tags = ["staff"];
+  // Loads the cookie codec that src/modules/staff/sessions.ts parses and serializes with.
+  app.register(fastifyCookie);
 
   app.post(
     "/v1/staff/invitations",

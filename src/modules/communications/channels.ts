@@ -54,7 +54,8 @@ export async function sendEmail(config: CommunicationsConfig, mail: EmailContent
     throw new SendError("channel_not_configured: SETIA_SMTP_URL is not set", false);
   let transport = transports.get(config.smtpUrl);
   if (!transport) {
-    transport = nodemailer.createTransport(config.smtpUrl);
+    // Pooled: a batch goes out over a few kept-open connections instead of one per message.
+    transport = nodemailer.createTransport({ url: config.smtpUrl, pool: true, maxConnections: 5 });
     transports.set(config.smtpUrl, transport);
   }
   try {
@@ -78,6 +79,12 @@ export async function sendEmail(config: CommunicationsConfig, mail: EmailContent
     // 5xx from the SMTP server is a permanent refusal (bad address); the rest may pass later.
     throw new SendError(`smtp: ${(error as Error).message}`, !(code && code >= 500));
   }
+}
+
+/** Closes pooled SMTP connections (when the worker stops). */
+export function closeTransports(): void {
+  for (const transport of transports.values()) transport.close();
+  transports.clear();
 }
 
 /** Signature header value for a body: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`. */
@@ -184,23 +191,37 @@ export async function sendPush(
   );
 }
 
-/** A generated secret kept in the database: the first process to need it creates it. */
+const keyCache = new WeakMap<object, Map<string, unknown>>();
+
+/**
+ * A generated secret kept in the database: the first process to need it creates it (insert on
+ * conflict do nothing, then read), and each process remembers it per database.
+ */
 async function storedKey<T>(
   ctx: Ctx,
   db: Queryable | Tx,
   name: string,
   generate: () => T,
 ): Promise<T> {
+  let cache = keyCache.get(ctx.db);
+  if (!cache) {
+    cache = new Map();
+    keyCache.set(ctx.db, cache);
+  }
+  if (cache.has(name)) return cache.get(name) as T;
   const read = () =>
     db.selectFrom("comm_keys").select("value").where("name", "=", name).executeTakeFirst();
-  const found = await read();
-  if (found) return found.value as T;
-  await db
-    .insertInto("comm_keys")
-    .values({ name, value: JSON.stringify(generate()), created_at: ctx.clock.now() })
-    .onConflict((oc) => oc.column("name").doNothing())
-    .execute();
-  return (await read())?.value as T;
+  let found = await read();
+  if (!found) {
+    await db
+      .insertInto("comm_keys")
+      .values({ name, value: JSON.stringify(generate()), created_at: ctx.clock.now() })
+      .onConflict((oc) => oc.column("name").doNothing())
+      .execute();
+    found = await read();
+  }
+  cache.set(name, found?.value);
+  return found?.value as T;
 }
 
 export async function vapidKeys(

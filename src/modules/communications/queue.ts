@@ -144,7 +144,8 @@ interface Claimed {
 export async function deliverDue(ctx: Ctx, report: DeliveryReport): Promise<void> {
   for (let round = 0; round < claimRoundsMax; round++) {
     const { seen, ready } = await ctx.db.transaction((tx) => claim(ctx, tx, report));
-    for (const message of ready) await deliver(ctx, message, report);
+    // The batch goes out in parallel: each message's outcome is recorded on its own row.
+    await Promise.all(ready.map((message) => deliver(ctx, message, report)));
     if (seen < claimBatchMax) return;
   }
 }
@@ -502,7 +503,7 @@ export async function composeFor(
   return { ...render(template, view, footer), unsubscribeUrl };
 }
 
-export function buildView(input: {
+function buildView(input: {
   formatter: Formatter;
   tone: Tone;
   programName: string;

@@ -183,6 +183,11 @@ function storeIdsIn(body: unknown): string[] {
 export function assertStoreScope(request: FastifyRequest): void {
   const staff = request.staff;
   if (!staff || staff.role !== "cashier") return;
+  // A refund without a store defaults to the purchase's store, which may be another one.
+  const body = request.body as { storeId?: unknown } | undefined;
+  if (request.routeOptions.url?.endsWith("/refunds") && body?.storeId === undefined) {
+    throw new DomainError("forbidden", "a cashier names its store (storeId) on a refund");
+  }
   const other = storeIdsIn(request.body).find((storeId) => !staff.storeIds.includes(storeId));
   if (other !== undefined) {
     throw new DomainError("forbidden", "this cashier is not assigned to that store", {
