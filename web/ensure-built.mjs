@@ -3,7 +3,15 @@
 // tests; a lock directory keeps concurrent callers from building twice at once.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,7 +23,9 @@ const lock = join(repo, "dist", ".web-build.lock");
 
 function files(dir) {
   return readdirSync(dir, { withFileTypes: true })
-    .flatMap((entry) => (entry.isDirectory() ? files(join(dir, entry.name)) : [join(dir, entry.name)]))
+    .flatMap((entry) =>
+      entry.isDirectory() ? files(join(dir, entry.name)) : [join(dir, entry.name)],
+    )
     .sort();
 }
 
@@ -39,7 +49,8 @@ export async function ensureWebBuilt({ quiet = false } = {}) {
       break;
     } catch {
       // Another process builds; a lock older than 5 minutes is a crashed build's.
-      if (Date.now() - statSync(lock, { throwIfNoEntry: false })?.mtimeMs > 300_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() - statSync(lock, { throwIfNoEntry: false })?.mtimeMs > 300_000)
+        rmSync(lock, { recursive: true, force: true });
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
@@ -47,15 +58,28 @@ export async function ensureWebBuilt({ quiet = false } = {}) {
     if (fresh(hash)) return false;
     const vite = join(repo, "node_modules", "vite", "bin", "vite.js");
     if (!existsSync(vite)) {
-      console.warn("setia: vite is not installed (npm ci without dev dependencies?); the web UI is not built");
+      console.warn(
+        "setia: vite is not installed (npm ci without dev dependencies?); the web UI is not built",
+      );
       return false;
     }
-    const result = spawnSync(process.execPath, [vite, "build", "--config", join(web, "vite.config.ts"), "--logLevel", quiet ? "error" : "warn"], {
-      cwd: repo,
-      stdio: "inherit",
-      // A test runner's NODE_ENV=test would otherwise give React's development build.
-      env: { ...process.env, NODE_ENV: "production" },
-    });
+    const result = spawnSync(
+      process.execPath,
+      [
+        vite,
+        "build",
+        "--config",
+        join(web, "vite.config.ts"),
+        "--logLevel",
+        quiet ? "error" : "warn",
+      ],
+      {
+        cwd: repo,
+        stdio: "inherit",
+        // A test runner's NODE_ENV=test would otherwise give React's development build.
+        env: { ...process.env, NODE_ENV: "production" },
+      },
+    );
     if (result.status !== 0) throw new Error(`web build failed (exit ${result.status})`);
     writeFileSync(stamp, hash);
     return true;

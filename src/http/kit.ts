@@ -128,15 +128,21 @@ export async function write<T>(
   return result.body as T;
 }
 
-/** The audit record of a write, or null: writes by admin and owner keys and routes marked `audit`. */
+/**
+ * The audit record of a write, or null: writes by admin and owner keys, by staff sessions, and
+ * routes marked `audit`.
+ */
 function auditedAction(ctx: Ctx, request: FastifyRequest) {
   const principal = request.principal;
   if (!principal) return null;
   const marked = request.routeOptions.config.audit === true;
-  if (!marked && principal.role !== "admin" && principal.role !== "owner") return null;
+  const staff = request.staff;
+  if (!marked && !staff && principal.role !== "admin" && principal.role !== "owner") return null;
   return {
     programId: (request.params as { programId?: string } | undefined)?.programId ?? null,
-    actor: { type: "api_key" as const, id: principal.keyId, role: principal.role },
+    actor: staff
+      ? { type: "staff" as const, id: staff.staffId, role: staff.role }
+      : { type: "api_key" as const, id: principal.keyId, role: principal.role },
     action: `${request.method} ${request.routeOptions.url ?? request.url.split("?")[0]}`,
     subject: (request.params ?? {}) as Record<string, unknown>,
     request: request.body ?? null,

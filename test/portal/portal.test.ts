@@ -18,7 +18,9 @@ const portal = () => `/v1/portal/${programId}`;
 
 /** The last sign-in code the server logged for a member (development logging). */
 function lastCode(memberId: string): string {
-  const line = log.findLast((entry) => entry.memberId === memberId && typeof entry.code === "string");
+  const line = [...log]
+    .reverse()
+    .find((entry) => entry.memberId === memberId && typeof entry.code === "string");
   if (!line) throw new Error(`no code logged for ${memberId}`);
   return line.code as string;
 }
@@ -90,7 +92,11 @@ describe("member portal", () => {
     // The member cookie does not work as a staff cookie either.
     const forged = new Browser(api);
     forged.cookies.set("setia_staff", browser.session as string);
-    expectRefused(await forged.send("GET", `/v1/programs/${programId}/members/${memberB}`), 401, "unauthorized");
+    expectRefused(
+      await forged.send("GET", `/v1/programs/${programId}/members/${memberB}`),
+      401,
+      "unauthorized",
+    );
     // A session of one program does not open another program's portal.
     const otherProgram = await api.program();
     expectRefused(await browser.send("GET", `/v1/portal/${otherProgram}/me`), 401, "unauthorized");
@@ -206,7 +212,9 @@ describe("member portal", () => {
       });
     const svg = await upload(multipart("x.svg", "image/svg+xml", Buffer.from("<svg/>")));
     expect(svg.statusCode).toBe(415);
-    const big = await upload(multipart("big.png", "image/png", Buffer.concat([png, Buffer.alloc(600_000)])));
+    const big = await upload(
+      multipart("big.png", "image/png", Buffer.concat([png, Buffer.alloc(600_000)])),
+    );
     expect(big.statusCode).toBe(413);
     const ok = await upload(multipart("logo.png", "image/png", png));
     expect(ok.statusCode, ok.body).toBe(200);

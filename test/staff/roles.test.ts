@@ -27,7 +27,9 @@ describe("staff roles on existing routes", () => {
   it("a marketer cannot open API keys but manages campaigns and reads members", async () => {
     expectRefused(await marketer.browser.send("GET", `${base()}/api-keys`), 403, "forbidden");
     expectRefused(
-      await marketer.browser.send("POST", `${base()}/api-keys`, { body: { name: "x", role: "admin" } }),
+      await marketer.browser.send("POST", `${base()}/api-keys`, {
+        body: { name: "x", role: "admin" },
+      }),
       403,
       "forbidden",
     );
@@ -67,6 +69,17 @@ describe("staff roles on existing routes", () => {
       { body: { points: 10, reason: "goodwill" } },
     );
     expect([201, 202], JSON.stringify(adjusted.body)).toContain(adjusted.status);
+    // Staff writes are audited with the staff account as the actor.
+    const audited = await api.ctx.db.kysely
+      .selectFrom("audit_actions")
+      .select(["actor_type", "actor_id", "actor_role"])
+      .where("action", "=", "POST /v1/programs/:programId/members")
+      .execute();
+    expect(audited).toContainEqual({
+      actor_type: "staff",
+      actor_id: support.staffId,
+      actor_role: "support",
+    });
     expectRefused(
       await support.browser.send("PUT", `${base()}/branding`, { body: { tone: "formal" } }),
       403,
@@ -86,7 +99,9 @@ describe("staff roles on existing routes", () => {
       403,
       "forbidden",
     );
-    expect((await cashier.browser.send("GET", `${base()}/members/${memberId}/balance`)).status).toBe(200);
+    expect(
+      (await cashier.browser.send("GET", `${base()}/members/${memberId}/balance`)).status,
+    ).toBe(200);
     const own = await cashier.browser.send("POST", `${base()}/transactions`, {
       body: purchase("c-1", { member: { id: memberId } }),
     });
@@ -105,7 +120,11 @@ describe("staff roles on existing routes", () => {
     });
     expectRefused(refund, 403, "forbidden");
     const unnamed = await cashier.browser.send("POST", `${base()}/refunds`, {
-      body: { externalId: "r-2", transaction: { storeId: "S1", externalId: "c-1" }, amount: "10000" },
+      body: {
+        externalId: "r-2",
+        transaction: { storeId: "S1", externalId: "c-1" },
+        amount: "10000",
+      },
     });
     expectRefused(unnamed, 403, "forbidden");
     const ownRefund = await cashier.browser.send("POST", `${base()}/refunds`, {
@@ -141,7 +160,9 @@ describe("staff roles on existing routes", () => {
     const changed = await admin.browser.send("PATCH", `${base()}/staff/${cashier.staffId}`, {
       body: { storeIds: ["S1", "S3"] },
     });
-    expect(changed.body.memberships).toEqual([{ programId, role: "cashier", storeIds: ["S1", "S3"] }]);
+    expect(changed.body.memberships).toEqual([
+      { programId, role: "cashier", storeIds: ["S1", "S3"] },
+    ]);
     const staff = await admin.browser.send("GET", `${base()}/staff`);
     expect((staff.body.data as unknown[]).length).toBeGreaterThanOrEqual(5);
     expectRefused(
@@ -164,6 +185,9 @@ describe("staff roles on existing routes", () => {
       },
     });
     expect(response.statusCode).toBe(403);
-    expect(JSON.parse(response.body).error.details).toMatchObject({ role: "read", needed: "admin" });
+    expect(JSON.parse(response.body).error.details).toMatchObject({
+      role: "read",
+      needed: "admin",
+    });
   });
 });

@@ -23,9 +23,9 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 async function count(table: string): Promise<number> {
-  const result = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(
-    api.ctx.db.kysely,
-  );
+  const result = await sql<{
+    n: number;
+  }>`select count(*)::int as n from ${sql.table(table)}`.execute(api.ctx.db.kysely);
   return result.rows[0]?.n ?? 0;
 }
 
@@ -139,7 +139,10 @@ describe("staff sign-in", () => {
       body: { email: staff.email, password: strongPassword },
     });
     expectRefused(locked, 429, "rate_limited");
-    expect((locked.body.error as unknown as { details: { retryAfterSeconds: number } }).details.retryAfterSeconds).toBeGreaterThan(0);
+    expect(
+      (locked.body.error as unknown as { details: { retryAfterSeconds: number } }).details
+        .retryAfterSeconds,
+    ).toBeGreaterThan(0);
     api.clock.advance(61_000);
     const ok = await browser.send("POST", "/v1/staff/sign-in", {
       body: { email: staff.email, password: strongPassword },
@@ -158,13 +161,17 @@ describe("staff sign-in", () => {
     const staff = await createStaff(api, programId, "admin");
     const [code] = staff.recoveryCodes;
     const first = new Browser(api);
-    await first.send("POST", "/v1/staff/sign-in", { body: { email: staff.email, password: strongPassword } });
+    await first.send("POST", "/v1/staff/sign-in", {
+      body: { email: staff.email, password: strongPassword },
+    });
     const ok = await first.send("POST", "/v1/staff/sign-in/totp", {
       body: { recoveryCode: code?.toUpperCase() },
     });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     const second = new Browser(api);
-    await second.send("POST", "/v1/staff/sign-in", { body: { email: staff.email, password: strongPassword } });
+    await second.send("POST", "/v1/staff/sign-in", {
+      body: { email: staff.email, password: strongPassword },
+    });
     expectRefused(
       await second.send("POST", "/v1/staff/sign-in/totp", { body: { recoveryCode: code } }),
       401,
@@ -175,10 +182,14 @@ describe("staff sign-in", () => {
   it("a session id from before sign-in is not accepted after (no fixation)", async () => {
     const staff = await createStaff(api, programId, "admin");
     const browser = new Browser(api);
-    await browser.send("POST", "/v1/staff/sign-in", { body: { email: staff.email, password: strongPassword } });
+    await browser.send("POST", "/v1/staff/sign-in", {
+      body: { email: staff.email, password: strongPassword },
+    });
     const partial = browser.session;
     const partialCsrf = browser.csrf;
-    await browser.send("POST", "/v1/staff/sign-in/totp", { body: { code: await totp(api, staff.secret) } });
+    await browser.send("POST", "/v1/staff/sign-in/totp", {
+      body: { code: await totp(api, staff.secret) },
+    });
     nextPeriod(api);
     expect(browser.session).not.toBe(partial);
     expect((await browser.send("GET", "/v1/staff/me")).status).toBe(200);
@@ -187,11 +198,17 @@ describe("staff sign-in", () => {
     attacker.cookies.set("setia_staff", partial as string);
     attacker.cookies.set("setia_staff_csrf", partialCsrf as string);
     expectRefused(await attacker.send("GET", "/v1/staff/me"), 401, "unauthorized");
-    expectRefused(await attacker.send("GET", `/v1/programs/${programId}/members`), 401, "unauthorized");
+    expectRefused(
+      await attacker.send("GET", `/v1/programs/${programId}/members`),
+      401,
+      "unauthorized",
+    );
     // A planted cookie is ended by sign-in, never promoted.
     const planted = new Browser(api);
     planted.cookies.set("setia_staff", "planted-by-attacker");
-    await planted.send("POST", "/v1/staff/sign-in", { body: { email: staff.email, password: strongPassword } });
+    await planted.send("POST", "/v1/staff/sign-in", {
+      body: { email: staff.email, password: strongPassword },
+    });
     expect(planted.session).not.toBe("planted-by-attacker");
   });
 
@@ -200,8 +217,16 @@ describe("staff sign-in", () => {
     const url = `/v1/programs/${programId}/members`;
     const body = { phone: "081299990001", consents: { terms: true } };
     const before = await count("members");
-    expectRefused(await admin.browser.send("POST", url, { body, csrf: null }), 403, "csrf_token_invalid");
-    expectRefused(await admin.browser.send("POST", url, { body, csrf: "wrong" }), 403, "csrf_token_invalid");
+    expectRefused(
+      await admin.browser.send("POST", url, { body, csrf: null }),
+      403,
+      "csrf_token_invalid",
+    );
+    expectRefused(
+      await admin.browser.send("POST", url, { body, csrf: "wrong" }),
+      403,
+      "csrf_token_invalid",
+    );
     expectRefused(
       await admin.browser.send("POST", url, { body, headers: { origin: "https://evil.example" } }),
       403,
@@ -223,7 +248,11 @@ describe("staff sign-in", () => {
       `/v1/programs/${programId}/staff/${victim.staffId}/disable`,
     );
     expect(disabled.body.status).toBe("disabled");
-    expectRefused(await victim.browser.send("GET", `/v1/programs/${programId}`), 401, "unauthorized");
+    expectRefused(
+      await victim.browser.send("GET", `/v1/programs/${programId}`),
+      401,
+      "unauthorized",
+    );
     expectRefused(
       await new Browser(api).send("POST", "/v1/staff/sign-in", {
         body: { email: victim.email, password: strongPassword },
@@ -248,13 +277,21 @@ describe("staff sign-in", () => {
   it("sign-out ends one session; sign-out everywhere ends them all", async () => {
     const staff = await createStaff(api, programId, "analyst");
     const other = new Browser(api);
-    await other.send("POST", "/v1/staff/sign-in", { body: { email: staff.email, password: strongPassword } });
-    await other.send("POST", "/v1/staff/sign-in/totp", { body: { code: await totp(api, staff.secret) } });
+    await other.send("POST", "/v1/staff/sign-in", {
+      body: { email: staff.email, password: strongPassword },
+    });
+    await other.send("POST", "/v1/staff/sign-in/totp", {
+      body: { code: await totp(api, staff.secret) },
+    });
     nextPeriod(api);
     expect((await other.send("GET", "/v1/staff/me")).status).toBe(200);
     const third = new Browser(api);
-    await third.send("POST", "/v1/staff/sign-in", { body: { email: staff.email, password: strongPassword } });
-    await third.send("POST", "/v1/staff/sign-in/totp", { body: { code: await totp(api, staff.secret) } });
+    await third.send("POST", "/v1/staff/sign-in", {
+      body: { email: staff.email, password: strongPassword },
+    });
+    await third.send("POST", "/v1/staff/sign-in/totp", {
+      body: { code: await totp(api, staff.secret) },
+    });
     nextPeriod(api);
     const kept = third.session as string;
     expect((await third.send("POST", "/v1/staff/sign-out")).status).toBe(204);

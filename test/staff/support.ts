@@ -92,7 +92,11 @@ export interface SignedIn {
 }
 
 /** Accepts an invitation, signs in and turns TOTP on: a fully signed-in staff browser. */
-export async function acceptAndEnrol(api: TestApi, inviteUrl: string, email: string): Promise<SignedIn> {
+export async function acceptAndEnrol(
+  api: TestApi,
+  inviteUrl: string,
+  email: string,
+): Promise<SignedIn> {
   const browser = new Browser(api);
   const accepted = await browser.send("POST", "/v1/staff/invitations/accept", {
     body: { token: tokenOf(inviteUrl), password: strongPassword, displayName: "Sari" },
@@ -153,7 +157,10 @@ export function captureLog(api: TestApi): Json[] {
 }
 
 export function expectRefused(response: BrowserResponse, status: number, code: string): void {
-  expect({ status: response.status, code: response.body.error?.code }, JSON.stringify(response.body)).toEqual({
+  expect(
+    { status: response.status, code: response.body.error?.code },
+    JSON.stringify(response.body),
+  ).toEqual({
     status,
     code,
   });

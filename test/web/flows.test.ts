@@ -29,9 +29,9 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** Signs a staff member in on the admin page; enrols TOTP on the first sign-in. */
-async function adminSignIn(page: Page, email: string): Promise<void> {
-  await page.goto(`${server.base}/admin/`);
+/** Signs a staff member in on the admin or POS page; enrols TOTP, which the server requires first. */
+async function staffSignIn(page: Page, app: "admin" | "pos", email: string): Promise<void> {
+  await page.goto(`${server.base}/${app}/`);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Kata sandi").fill(strongPassword);
   await page.getByRole("button", { name: "Masuk", exact: true }).click();
@@ -103,10 +103,7 @@ describe("web front ends", () => {
     const browser = await openBrowser();
     try {
       const { page } = browser;
-      await page.goto(`${server.base}/pos/`);
-      await page.getByLabel("Email").fill(email);
-      await page.getByLabel("Kata sandi").fill(strongPassword);
-      await page.getByRole("button", { name: "Masuk", exact: true }).click();
+      await staffSignIn(page, "pos", email);
 
       await page.getByLabel("Telepon atau nomor kartu").fill(phone);
       await page.getByRole("button", { name: "Cari" }).click();
@@ -170,9 +167,12 @@ describe("web front ends", () => {
       await page.getByLabel("Nomor telepon").fill(phone);
       await page.getByRole("button", { name: "Kirim kode" }).click();
       await page.getByText("Kode dikirim").waitFor();
-      const logged = server.logLines.findLast(
-        (line) => line.msg === "portal sign-in code (development)" && line.memberId === enrolled.body.id,
-      );
+      const logged = server.logLines
+        .filter(
+          (line) =>
+            line.msg === "portal sign-in code (development)" && line.memberId === enrolled.body.id,
+        )
+        .pop();
       expect(logged?.code).toMatch(/^\d{6}$/);
       await page.getByLabel("Kode 6 digit").fill(String(logged?.code));
       await page.getByRole("button", { name: "Masuk" }).click();
@@ -180,10 +180,24 @@ describe("web front ends", () => {
       await expect(page.getByTestId("card-number").textContent()).resolves.toMatch(/\d+/);
       await screenshot(page, "portal-card");
 
+      // The service worker keeps the shell and the last card: the card still shows offline.
+      await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+      await page.reload();
+      await page.getByTestId("points-available").waitFor();
+      await browser.context.setOffline(true);
+      await page.reload();
+      await expect(page.getByTestId("card-number").textContent()).resolves.toMatch(/\d+/);
+      await expect(page.getByTestId("points-available").textContent()).resolves.toBe("100");
+      await screenshot(page, "portal-card-offline");
+      await browser.context.setOffline(false);
+      await page.reload();
+
       await page.getByRole("button", { name: "Hadiah" }).click();
       await page.getByRole("button", { name: "Tukar: Potongan Rp 20.000" }).click();
       await page.getByTestId("voucher-code").waitFor();
-      await expect(page.getByTestId("voucher-code").textContent()).resolves.toMatch(/^[2-9A-Z]{12}$/);
+      await expect(page.getByTestId("voucher-code").textContent()).resolves.toMatch(
+        /^[2-9A-Z]{12}$/,
+      );
       await screenshot(page, "portal-voucher");
       const balance = await server.api<{ balance: { available: number } }>(
         "GET",
@@ -200,7 +214,7 @@ describe("web front ends", () => {
     const browser = await openBrowser();
     try {
       const { page } = browser;
-      await adminSignIn(page, email);
+      await staffSignIn(page, "admin", email);
       await page.getByRole("link", { name: "Kampanye", exact: true }).waitFor();
       await expect(page.getByRole("link", { name: "Kunci API" }).count()).resolves.toBe(0);
       await expect(page.getByRole("link", { name: "Staf" }).count()).resolves.toBe(0);

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { generate } from "otplib";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
 import pino from "pino";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { ensureOwnerKey } from "../../src/app.ts";
 import type { Ctx } from "../../src/context.ts";
 import type { App } from "../../src/http/kit.ts";
@@ -77,7 +77,11 @@ export async function startWebServer(): Promise<WebServer> {
 }
 
 /** Chromium with a fresh profile directory, closed and removed by close(). */
-export async function openBrowser(): Promise<{ context: BrowserContext; page: Page; close(): Promise<void> }> {
+export async function openBrowser(): Promise<{
+  context: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}> {
   const profile = mkdtempSync(join(tmpdir(), "setia-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
@@ -99,7 +103,9 @@ export async function openBrowser(): Promise<{ context: BrowserContext; page: Pa
     page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
     page.on("response", async (response) => {
       if (response.status() >= 400)
-        console.log(`HTTP ${response.status()} ${response.url()} ${await response.text().catch(() => "")}`);
+        console.log(
+          `HTTP ${response.status()} ${response.url()} ${await response.text().catch(() => "")}`,
+        );
     });
   }
   return {
@@ -134,11 +140,15 @@ export async function createStaff(
 ): Promise<string> {
   const email = `${role}-${Math.random().toString(36).slice(2, 8)}@toko.test`;
   const invited = programId
-    ? await server.api<{ inviteUrl: string }>("POST", `/v1/programs/${programId}/staff/invitations`, {
-        email,
-        role,
-        ...(storeIds && { storeIds }),
-      })
+    ? await server.api<{ inviteUrl: string }>(
+        "POST",
+        `/v1/programs/${programId}/staff/invitations`,
+        {
+          email,
+          role,
+          ...(storeIds && { storeIds }),
+        },
+      )
     : await server.api<{ inviteUrl: string }>("POST", "/v1/staff/invitations", { email });
   if (invited.status !== 201) throw new Error(`invitation: ${JSON.stringify(invited.body)}`);
   const token = new URL(invited.body.inviteUrl).hash.replace(/^#token=/, "");

@@ -4,7 +4,7 @@ import { type ReactNode, StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { Api, ApiError, type Page, type Program } from "../shared/api.ts";
 import { fill, initialLocale, type Locale, storeLocale } from "../shared/i18n.ts";
-import { StaffSignIn } from "../shared/staff-sign-in.tsx";
+import { EnrolTotp, StaffSignIn } from "../shared/staff-sign-in.tsx";
 import { ErrorNote, Field, LocaleSwitch, Select, useAction } from "../shared/ui.tsx";
 import { text } from "./i18n.ts";
 import { CampaignEditor, Campaigns } from "./pages/campaigns.tsx";
@@ -76,6 +76,7 @@ function App() {
     setStage({ name: "ready", api, staff, programs: await loadPrograms(api, staff) });
   };
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the session is checked once on load
   useEffect(() => {
     const key = sessionStorage.getItem(keyStorage);
     const start = async () => {
@@ -85,8 +86,6 @@ function App() {
       return enter(api, me.staff);
     };
     start().catch(() => setStage({ name: "signIn" }));
-    // Runs once: the stage changes afterwards come from the forms.
-    // biome-ignore lint/correctness/useExhaustiveDependencies: once on load
   }, []);
 
   const header = (right?: ReactNode) => (
@@ -134,7 +133,11 @@ function App() {
       <>
         {header()}
         <main id="main" tabIndex={-1} className="narrow">
-          <EnrolTotp t={t} onDone={() => enter(sessionApi(), { ...stage.staff, totpEnabled: true })} />
+          <EnrolTotp
+            t={t}
+            api={sessionApi()}
+            onDone={() => enter(sessionApi(), { ...stage.staff, totpEnabled: true })}
+          />
         </main>
       </>
     );
@@ -279,65 +282,6 @@ function Dashboard(props: {
   );
 }
 
-function EnrolTotp(props: { t: (typeof text)["id"]; onDone: () => void }) {
-  const { t } = props;
-  const [enrolment, setEnrolment] = useState<{ secret: string; qrDataUrl: string } | null>(null);
-  const [code, setCode] = useState("");
-  const [recoveryCodes, setRecoveryCodes] = useState<string[] | null>(null);
-  const [run, busy, error] = useAction();
-  const api = sessionApi();
-  useEffect(() => {
-    run(async () => setEnrolment(await api.post("/v1/staff/me/totp/enrol")));
-    // biome-ignore lint/correctness/useExhaustiveDependencies: once on load
-  }, []);
-  if (recoveryCodes)
-    return (
-      <section className="card">
-        <h1>{t.recoveryCodes}</h1>
-        <ul className="codes">
-          {recoveryCodes.map((c) => (
-            <li key={c}>
-              <code>{c}</code>
-            </li>
-          ))}
-        </ul>
-        <button type="button" onClick={props.onDone}>
-          {t.continue}
-        </button>
-      </section>
-    );
-  return (
-    <form
-      className="card"
-      onSubmit={(event) => {
-        event.preventDefault();
-        run(async () => {
-          const result = await api.post<{ recoveryCodes: string[] }>("/v1/staff/me/totp/confirm", {
-            code,
-          });
-          setRecoveryCodes(result.recoveryCodes);
-        });
-      }}
-    >
-      <h1>{t.totpSetup}</h1>
-      <p>{t.totpSetupHelp}</p>
-      {enrolment && (
-        <>
-          <img className="qr" src={enrolment.qrDataUrl} alt={t.totpSetupHelp} />
-          <p>
-            {t.secret}: <code data-testid="totp-secret">{enrolment.secret}</code>
-          </p>
-        </>
-      )}
-      <Field label={t.totpCode} value={code} onChange={setCode} inputMode="numeric" autoComplete="one-time-code" required />
-      <ErrorNote error={error} />
-      <button type="submit" disabled={busy || !enrolment}>
-        {t.confirm}
-      </button>
-    </form>
-  );
-}
-
 function AcceptInvite(props: { t: (typeof text)["id"]; onDone: () => void }) {
   const { t } = props;
   const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
@@ -347,9 +291,11 @@ function AcceptInvite(props: { t: (typeof text)["id"]; onDone: () => void }) {
   const [done, setDone] = useState(false);
   const [run, busy, error] = useAction();
   const api = sessionApi();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: loads the invitation once
   useEffect(() => {
-    run(async () => setInvitation(await api.get(`/v1/staff/invitations/${encodeURIComponent(token)}`)));
-    // biome-ignore lint/correctness/useExhaustiveDependencies: once on load
+    run(async () =>
+      setInvitation(await api.get(`/v1/staff/invitations/${encodeURIComponent(token)}`)),
+    );
   }, []);
   if (done)
     return (
@@ -376,8 +322,21 @@ function AcceptInvite(props: { t: (typeof text)["id"]; onDone: () => void }) {
     >
       <h1>{t.acceptInvite}</h1>
       {invitation && <p>{fill(t.inviteFor, { email: invitation.email, role: invitation.role })}</p>}
-      <Field label={t.displayName} value={displayName} onChange={setDisplayName} required autoComplete="name" />
-      <Field label={t.password} value={password} onChange={setPassword} type="password" required autoComplete="new-password" />
+      <Field
+        label={t.displayName}
+        value={displayName}
+        onChange={setDisplayName}
+        required
+        autoComplete="name"
+      />
+      <Field
+        label={t.password}
+        value={password}
+        onChange={setPassword}
+        type="password"
+        required
+        autoComplete="new-password"
+      />
       <ErrorNote error={error} />
       {details && typeof details.warning === "string" && <p className="hint">{details.warning}</p>}
       <button type="submit" disabled={busy || !invitation}>

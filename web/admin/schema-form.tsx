@@ -39,7 +39,11 @@ export function emptyArgs(schema: JsonSchema): Args {
  * A form generated from a JSON Schema: one labelled control per property, chosen by its type;
  * anything the form does not know becomes a JSON text box, so every rule type stays editable.
  */
-export function SchemaForm(props: { schema: JsonSchema; value: Args; onChange: (value: Args) => void }) {
+export function SchemaForm(props: {
+  schema: JsonSchema;
+  value: Args;
+  onChange: (value: Args) => void;
+}) {
   const id = useId();
   const set = (name: string, value: unknown) => {
     const next = { ...props.value };
@@ -62,7 +66,10 @@ export function SchemaForm(props: { schema: JsonSchema; value: Args; onChange: (
                 value={String(current ?? "")}
                 options={[
                   { value: "", label: "—" },
-                  ...(property.enum ?? []).map((option) => ({ value: String(option), label: String(option) })),
+                  ...(property.enum ?? []).map((option) => ({
+                    value: String(option),
+                    label: String(option),
+                  })),
                 ]}
                 onChange={(value) =>
                   set(name, typeof property.enum?.[0] === "number" && value ? Number(value) : value)
@@ -91,7 +98,14 @@ export function SchemaForm(props: { schema: JsonSchema; value: Args; onChange: (
             );
           }
           case "boolean":
-            return <Check key={name} label={label} checked={current === true} onChange={(v) => set(name, v)} />;
+            return (
+              <Check
+                key={name}
+                label={label}
+                checked={current === true}
+                onChange={(v) => set(name, v)}
+              />
+            );
           case "integer":
           case "number":
             return (
@@ -105,7 +119,12 @@ export function SchemaForm(props: { schema: JsonSchema; value: Args; onChange: (
             );
           case "string":
             return (
-              <Field key={name} label={label} value={String(current ?? "")} onChange={(value) => set(name, value)} />
+              <Field
+                key={name}
+                label={label}
+                value={String(current ?? "")}
+                onChange={(value) => set(name, value)}
+              />
             );
           case "string-list":
           case "number-list":
@@ -116,7 +135,10 @@ export function SchemaForm(props: { schema: JsonSchema; value: Args; onChange: (
                 hint=", "
                 value={((current as unknown[] | undefined) ?? []).join(", ")}
                 onChange={(value) => {
-                  const items = value.split(",").map((item) => item.trim()).filter(Boolean);
+                  const items = value
+                    .split(",")
+                    .map((item) => item.trim())
+                    .filter(Boolean);
                   set(
                     name,
                     items.length

@@ -2,8 +2,22 @@ import "../shared/base.css";
 import "./app.css";
 import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
-import { Api, ApiError, type Balance, type Member, newIdempotencyKey, type Page } from "../shared/api.ts";
-import { fill, formatDate, formatNumber, initialLocale, type Locale, storeLocale } from "../shared/i18n.ts";
+import {
+  Api,
+  ApiError,
+  type Balance,
+  type Member,
+  newIdempotencyKey,
+  type Page,
+} from "../shared/api.ts";
+import {
+  fill,
+  formatDate,
+  formatNumber,
+  initialLocale,
+  type Locale,
+  storeLocale,
+} from "../shared/i18n.ts";
 import {
   applyBranding,
   type Branding,
@@ -46,15 +60,20 @@ interface Entry {
   reason: string | null;
   createdAt: string;
 }
+/** The tiers module's member view (GET …/me/tier); 404 tier_ladder_not_found without a ladder. */
 interface TierView {
-  current: { code: string; name: string } | null;
-  next: { code: string; name: string } | null;
-  progress: number | { percent?: number } | null;
+  tier: { code: string; names: Partial<Record<Locale, string>> } | null;
+  metricValue: number;
+  nextTier: {
+    tier: { code: string; names: Partial<Record<Locale, string>> };
+    threshold: number;
+    missing: number;
+  } | null;
 }
 interface RewardOption {
   reward: { id: string; texts: Record<string, { name: string; description?: string } | undefined> };
   pointsCost: number;
-  eligible: boolean;
+  eligible?: boolean;
   affordable: boolean;
   pointsMissing: number;
 }
@@ -77,16 +96,20 @@ function App() {
   const base = `/v1/portal/${programId}`;
   useEffect(() => {
     if (!programId) return;
-    api.get<Branding>(`${base}/branding`).then((value) => {
-      applyBranding(value);
-      setBranding(value);
-      if (!localStorage.getItem("setia.locale")) setLocale(value.locale);
-    }, () => undefined);
+    api.get<Branding>(`${base}/branding`).then(
+      (value) => {
+        applyBranding(value);
+        setBranding(value);
+        if (!localStorage.getItem("setia.locale")) setLocale(value.locale);
+      },
+      () => undefined,
+    );
     api.get<{ member: Member }>(`${base}/me`).then(
       (me) => setMember(me.member),
       () => setMember(null),
     );
-    if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js").catch(() => undefined);
+    if ("serviceWorker" in navigator)
+      navigator.serviceWorker.register("/app/sw.js").catch(() => undefined);
   }, [programId, base]);
   const changeLocale = (next: Locale) => {
     storeLocale(next);
@@ -98,21 +121,39 @@ function App() {
         <a className="skip" href="#main">
           {t.skip}
         </a>
-        {branding?.logoUrl ? <img src={branding.logoUrl} alt={branding.name} /> : <strong>{branding?.name ?? "Setia"}</strong>}
+        {branding?.logoUrl ? (
+          <img src={branding.logoUrl} alt={branding.name} />
+        ) : (
+          <strong>{branding?.name ?? "Setia"}</strong>
+        )}
         <LocaleSwitch label={t.language} locale={locale} onChange={changeLocale} />
       </header>
       <main id="main" tabIndex={-1}>
         {!programId && <p>{t.noProgram}</p>}
         {programId && member === null && <SignIn t={t} base={base} onMember={setMember} />}
         {programId && member && (
-          <Portal t={t} locale={locale} base={base} member={member} onSignOut={() => setMember(null)} />
+          <Portal
+            t={t}
+            locale={locale}
+            base={base}
+            member={member}
+            onSignOut={() => setMember(null)}
+          />
         )}
       </main>
     </>
   );
 }
 
-function SignIn({ t, base, onMember }: { t: Text; base: string; onMember: (member: Member) => void }) {
+function SignIn({
+  t,
+  base,
+  onMember,
+}: {
+  t: Text;
+  base: string;
+  onMember: (member: Member) => void;
+}) {
   const [enrol, setEnrol] = useState(false);
   const [byEmail, setByEmail] = useState(false);
   const [identifier, setIdentifier] = useState("");
@@ -129,12 +170,28 @@ function SignIn({ t, base, onMember }: { t: Text; base: string; onMember: (membe
         className="card"
         onSubmit={(event) => {
           event.preventDefault();
-          run(async () => onMember((await api.post<{ member: Member }>(`${base}/sign-in/verify`, { ...who, code: code.trim() })).member));
+          run(async () =>
+            onMember(
+              (
+                await api.post<{ member: Member }>(`${base}/sign-in/verify`, {
+                  ...who,
+                  code: code.trim(),
+                })
+              ).member,
+            ),
+          );
         }}
       >
         <h1>{t.signIn}</h1>
         <p role="status">{fill(t.codeSent, { time: new Date(sentUntil).toLocaleTimeString() })}</p>
-        <Field label={t.code} value={code} onChange={setCode} inputMode="numeric" autoComplete="one-time-code" required autoFocus />
+        <Field
+          label={t.code}
+          value={code}
+          onChange={setCode}
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          required
+        />
         <ErrorNote error={error} />
         <button type="submit" disabled={busy}>
           {t.verify}
@@ -150,7 +207,10 @@ function SignIn({ t, base, onMember }: { t: Text; base: string; onMember: (membe
           const body = enrol
             ? { ...who, ...(name && { name }), consents: { terms: true, marketing } }
             : who;
-          const result = await api.post<{ expiresAt: string }>(`${base}/${enrol ? "enrol" : "sign-in/start"}`, body);
+          const result = await api.post<{ expiresAt: string }>(
+            `${base}/${enrol ? "enrol" : "sign-in/start"}`,
+            body,
+          );
           setSentUntil(result.expiresAt);
         });
       }}
@@ -173,9 +233,21 @@ function SignIn({ t, base, onMember }: { t: Text; base: string; onMember: (membe
         <>
           <Field label={t.name} value={name} onChange={setName} autoComplete="name" />
           <Check label={t.terms} checked={terms} onChange={setTerms} />
-          <Check label={t.marketingEmail} checked={marketing.email} onChange={(email) => setMarketing({ ...marketing, email })} />
-          <Check label={t.marketingSms} checked={marketing.sms} onChange={(sms) => setMarketing({ ...marketing, sms })} />
-          <Check label={t.marketingWhatsapp} checked={marketing.whatsapp} onChange={(whatsapp) => setMarketing({ ...marketing, whatsapp })} />
+          <Check
+            label={t.marketingEmail}
+            checked={marketing.email}
+            onChange={(email) => setMarketing({ ...marketing, email })}
+          />
+          <Check
+            label={t.marketingSms}
+            checked={marketing.sms}
+            onChange={(sms) => setMarketing({ ...marketing, sms })}
+          />
+          <Check
+            label={t.marketingWhatsapp}
+            checked={marketing.whatsapp}
+            onChange={(whatsapp) => setMarketing({ ...marketing, whatsapp })}
+          />
         </>
       )}
       <ErrorNote error={error} />
@@ -191,7 +263,13 @@ function SignIn({ t, base, onMember }: { t: Text; base: string; onMember: (membe
   );
 }
 
-function Portal(props: { t: Text; locale: Locale; base: string; member: Member; onSignOut: () => void }) {
+function Portal(props: {
+  t: Text;
+  locale: Locale;
+  base: string;
+  member: Member;
+  onSignOut: () => void;
+}) {
   const { t } = props;
   const [tab, setTab] = useState<Tab>("card");
   const tabs: { id: Tab; label: string }[] = [
@@ -226,29 +304,46 @@ function CardTab({ t, locale, base }: { t: Text; locale: Locale; base: string })
   const card = useLoad(() => api.get<PortalCard>(`${base}/me/card`), [base]);
   const balance = useLoad(() => api.get<PortalBalance>(`${base}/me/balance`), [base]);
   const tier = useLoad(() => api.get<TierView | null>(`${base}/me/tier`), [base]);
-  const progress = tier.data?.progress;
-  const percent = typeof progress === "number" ? progress : (progress?.percent ?? null);
+  const tierName = (value: { code: string; names: Partial<Record<Locale, string>> }) =>
+    value.names[locale] ?? value.names.id ?? value.code;
+  const next = tier.data?.nextTier;
+  const percent =
+    next && next.threshold > 0
+      ? Math.round((100 * (tier.data?.metricValue ?? 0)) / next.threshold)
+      : null;
   return (
     <>
       {!navigator.onLine && <p role="status">{t.offline}</p>}
       <section className="member-card" aria-label={t.card}>
         {card.data && (
           <>
-            <img className="qr" src={card.data.qrDataUrl} alt={`${t.cardNumber} ${card.data.cardNumber}`} />
+            <img
+              className="qr"
+              src={card.data.qrDataUrl}
+              alt={`${t.cardNumber} ${card.data.cardNumber}`}
+            />
             <p>{t.showAtTill}</p>
             <p>
-              {t.cardNumber}: <code className="big" data-testid="card-number">{card.data.cardNumber}</code>
+              {t.cardNumber}:{" "}
+              <code className="big" data-testid="card-number">
+                {card.data.cardNumber}
+              </code>
             </p>
           </>
         )}
       </section>
       <Card title={t.available}>
-        <p className="big-points" data-testid="points-available">
-          {formatNumber(balance.data?.available ?? 0, locale)}
-        </p>
-        <p>
-          {t.pending}: <span data-testid="points-pending">{formatNumber(balance.data?.pending ?? 0, locale)}</span>
-        </p>
+        {balance.data && (
+          <>
+            <p className="big-points" data-testid="points-available">
+              {formatNumber(balance.data.available, locale)}
+            </p>
+            <p>
+              {t.pending}:{" "}
+              <span data-testid="points-pending">{formatNumber(balance.data.pending, locale)}</span>
+            </p>
+          </>
+        )}
         {balance.data && balance.data.expiringSoon.points > 0 && (
           <p className="error">
             {fill(t.expiringSoon, {
@@ -260,12 +355,19 @@ function CardTab({ t, locale, base }: { t: Text; locale: Locale; base: string })
         <ErrorNote error={balance.error ?? card.error} />
       </Card>
       <Card title={t.tier}>
-        {tier.data?.current ? <p>{tier.data.current.name}</p> : <p>{t.noTier}</p>}
-        {tier.data?.next && (
+        <p>{tier.data?.tier ? tierName(tier.data.tier) : t.noTier}</p>
+        {next && (
           <>
-            <p>{fill(t.nextTier, { tier: tier.data.next.name })}</p>
+            <p>{fill(t.nextTier, { tier: tierName(next.tier) })}</p>
             {percent !== null && (
-              <div className="progress" role="progressbar" aria-valuenow={percent} aria-valuemin={0} aria-valuemax={100}>
+              <div
+                className="progress"
+                role="progressbar"
+                aria-label={t.tier}
+                aria-valuenow={percent}
+                aria-valuemin={0}
+                aria-valuemax={100}
+              >
                 <div style={{ width: `${Math.min(100, percent)}%` }} />
               </div>
             )}
@@ -314,7 +416,8 @@ function RewardsTab({ t, locale, base }: { t: Text; locale: Locale; base: string
         {options.data?.data.length === 0 && <p>{t.none}</p>}
         <ul className="plain">
           {options.data?.data.map((option) => {
-            const texts = option.reward.texts[locale] ?? option.reward.texts.id ?? option.reward.texts.en;
+            const texts =
+              option.reward.texts[locale] ?? option.reward.texts.id ?? option.reward.texts.en;
             return (
               <li key={option.reward.id}>
                 <span>
@@ -324,18 +427,26 @@ function RewardsTab({ t, locale, base }: { t: Text; locale: Locale; base: string
                   {!option.affordable && (
                     <>
                       <br />
-                      <small className="muted">{fill(t.pointsMissing, { points: formatNumber(option.pointsMissing, locale) })}</small>
+                      <small className="muted">
+                        {fill(t.pointsMissing, {
+                          points: formatNumber(option.pointsMissing, locale),
+                        })}
+                      </small>
                     </>
                   )}
                 </span>
                 <button
                   type="button"
-                  disabled={busy || !option.affordable || !option.eligible}
+                  disabled={busy || !option.affordable || option.eligible === false}
                   aria-label={`${t.redeem}: ${texts?.name ?? ""}`}
                   onClick={() =>
                     run(async () => {
                       if (!confirm(fill(t.redeemConfirm, { points: option.pointsCost }))) return;
-                      await api.post(`${base}/me/rewards/${option.reward.id}/redeem`, {}, newIdempotencyKey());
+                      await api.post(
+                        `${base}/me/rewards/${option.reward.id}/redeem`,
+                        {},
+                        newIdempotencyKey(),
+                      );
                       vouchers.reload();
                       options.reload();
                     })
@@ -353,11 +464,19 @@ function RewardsTab({ t, locale, base }: { t: Text; locale: Locale; base: string
         {vouchers.data?.data.length === 0 && <p>{t.none}</p>}
         {vouchers.data?.data.map((voucher) => (
           <div className="voucher" key={voucher.id}>
-            {voucher.qrDataUrl && <img src={voucher.qrDataUrl} alt={`${t.voucherCode} ${voucher.code}`} />}
+            {voucher.qrDataUrl && (
+              <img src={voucher.qrDataUrl} alt={`${t.voucherCode} ${voucher.code}`} />
+            )}
             <p>
-              {t.voucherCode}: <code className="big" data-testid="voucher-code">{voucher.code}</code> ({voucher.state})
+              {t.voucherCode}:{" "}
+              <code className="big" data-testid="voucher-code">
+                {voucher.code}
+              </code>{" "}
+              ({voucher.state})
             </p>
-            {voucher.validUntil && <p>{fill(t.validUntil, { date: formatDate(voucher.validUntil, locale) })}</p>}
+            {voucher.validUntil && (
+              <p>{fill(t.validUntil, { date: formatDate(voucher.validUntil, locale) })}</p>
+            )}
           </div>
         ))}
       </Card>
@@ -367,14 +486,23 @@ function RewardsTab({ t, locale, base }: { t: Text; locale: Locale; base: string
 
 function ProfileTab(props: { t: Text; base: string; member: Member; onSignOut: () => void }) {
   const { t, base, member } = props;
-  const referral = useLoad(() => api.get<{ code: string; shareUrl: string | null }>(`${base}/me/referral`), [base]);
+  const referral = useLoad(
+    () => api.get<{ code: string; shareUrl: string | null }>(`${base}/me/referral`),
+    [base],
+  );
   const granted = (channel: string) => member.consents.marketing[channel]?.granted ?? false;
   const [name, setName] = useState(member.name ?? "");
-  const [marketing, setMarketing] = useState({ email: granted("email"), sms: granted("sms"), whatsapp: granted("whatsapp") });
+  const [marketing, setMarketing] = useState({
+    email: granted("email"),
+    sms: granted("sms"),
+    whatsapp: granted("whatsapp"),
+  });
   const [saved, setSaved] = useState(false);
   const [shared, setShared] = useState(false);
   const [run, busy, error] = useAction();
-  const shareUrl = referral.data?.shareUrl ?? (referral.data ? `${location.origin}/app/?ref=${referral.data.code}` : "");
+  const shareUrl =
+    referral.data?.shareUrl ??
+    (referral.data ? `${location.origin}/app/?ref=${referral.data.code}` : "");
   return (
     <>
       <Card title={t.referral}>
@@ -386,7 +514,8 @@ function ProfileTab(props: { t: Text; base: string; member: Member; onSignOut: (
             <button
               type="button"
               onClick={async () => {
-                if (navigator.share) await navigator.share({ url: shareUrl }).catch(() => undefined);
+                if (navigator.share)
+                  await navigator.share({ url: shareUrl }).catch(() => undefined);
                 else {
                   await navigator.clipboard.writeText(shareUrl);
                   setShared(true);
@@ -413,14 +542,30 @@ function ProfileTab(props: { t: Text; base: string; member: Member; onSignOut: (
           <Field label={t.name} value={name} onChange={setName} autoComplete="name" />
           <fieldset>
             <legend>{t.consents}</legend>
-            <Check label={t.marketingEmail} checked={marketing.email} onChange={(email) => setMarketing({ ...marketing, email })} />
-            <Check label={t.marketingSms} checked={marketing.sms} onChange={(sms) => setMarketing({ ...marketing, sms })} />
-            <Check label={t.marketingWhatsapp} checked={marketing.whatsapp} onChange={(whatsapp) => setMarketing({ ...marketing, whatsapp })} />
+            <Check
+              label={t.marketingEmail}
+              checked={marketing.email}
+              onChange={(email) => setMarketing({ ...marketing, email })}
+            />
+            <Check
+              label={t.marketingSms}
+              checked={marketing.sms}
+              onChange={(sms) => setMarketing({ ...marketing, sms })}
+            />
+            <Check
+              label={t.marketingWhatsapp}
+              checked={marketing.whatsapp}
+              onChange={(whatsapp) => setMarketing({ ...marketing, whatsapp })}
+            />
           </fieldset>
           <button type="submit" disabled={busy}>
             {t.save}
           </button>
-          {saved && <p className="ok" role="status">{t.saved}</p>}
+          {saved && (
+            <p className="ok" role="status">
+              {t.saved}
+            </p>
+          )}
           <ErrorNote error={error} />
         </form>
       </Card>

@@ -21,7 +21,7 @@ import {
   toDecimal,
   toMinor,
 } from "../shared/i18n.ts";
-import { StaffSignIn } from "../shared/staff-sign-in.tsx";
+import { EnrolTotp, StaffSignIn } from "../shared/staff-sign-in.tsx";
 import {
   applyBranding,
   type Branding,
@@ -54,30 +54,61 @@ interface Line {
 const keyStorage = "setia.pos.key";
 const storeStorage = "setia.pos.store";
 const sessionApi = () => new Api({ kind: "session", csrfCookie: "setia_staff_csrf" });
-const newReceipt = () => `POS-${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}-${Math.random().toString(36).slice(2, 6)}`;
+const newReceipt = () =>
+  `POS-${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}-${Math.random().toString(36).slice(2, 6)}`;
+
+/** A program as the till needs it; a cashier may not read program settings, so branding fills in. */
+async function tillProgram(api: Api, programId: string): Promise<Program> {
+  try {
+    return await api.get<Program>(`/v1/programs/${programId}`);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== "forbidden") throw error;
+    const branding = await api.get<Branding & { currency?: string }>(
+      `/v1/portal/${programId}/branding`,
+    );
+    return {
+      id: programId,
+      name: branding.name,
+      currency: branding.currency ?? "IDR",
+      timezone: "",
+    };
+  }
+}
 
 async function openTill(api: Api, staff: Staff | null): Promise<Till> {
-  const answer = await api.get<Page<Program> | Program[]>("/v1/programs");
-  const all = Array.isArray(answer) ? answer : answer.data;
-  if (!staff || staff.memberships.some((m) => m.programId === null))
-    return { api, programs: all, storeIds: null };
-  const ids = new Set(staff.memberships.map((m) => m.programId));
+  if (!staff || staff.memberships.some((m) => m.programId === null)) {
+    const answer = await api.get<Page<Program> | Program[]>("/v1/programs");
+    return { api, programs: Array.isArray(answer) ? answer : answer.data, storeIds: null };
+  }
+  const ids = [...new Set(staff.memberships.flatMap((m) => (m.programId ? [m.programId] : [])))];
   const storeIds = staff.memberships.flatMap((m) => m.storeIds);
-  return { api, programs: all.filter((p) => ids.has(p.id)), storeIds: storeIds.length ? storeIds : null };
+  const programs = await Promise.all(ids.map((id) => tillProgram(api, id)));
+  return { api, programs, storeIds: storeIds.length ? storeIds : null };
 }
 
 function App() {
   const [locale, setLocale] = useState<Locale>(initialLocale());
   const [till, setTill] = useState<Till | null | undefined>(undefined);
+  const [enrolling, setEnrolling] = useState<Staff | null>(null);
   const t = text[locale];
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the session is checked once on load
   useEffect(() => {
     const key = sessionStorage.getItem(keyStorage);
     const api = key ? new Api({ kind: "key", key }) : sessionApi();
-    const staff = key ? Promise.resolve(null) : api.get<{ staff: Staff }>("/v1/staff/me").then((me) => me.staff);
-    staff.then((s) => openTill(api, s)).then(setTill, () => setTill(null));
+    const staff = key
+      ? Promise.resolve(null)
+      : api.get<{ staff: Staff }>("/v1/staff/me").then((me) => me.staff);
+    staff.then((s) => signedIn(api, s)).catch(() => setTill(null));
   }, []);
+  async function signedIn(api: Api, staff: Staff | null) {
+    if (staff && !staff.totpEnabled) return setEnrolling(staff);
+    setTill(await openTill(api, staff));
+  }
   const signOut = async () => {
-    if (!sessionStorage.getItem(keyStorage)) await sessionApi().post("/v1/staff/sign-out").catch(() => undefined);
+    if (!sessionStorage.getItem(keyStorage))
+      await sessionApi()
+        .post("/v1/staff/sign-out")
+        .catch(() => undefined);
     sessionStorage.removeItem(keyStorage);
     setTill(null);
   };
@@ -105,12 +136,25 @@ function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {till === null && (
+        {enrolling && (
+          <div className="narrow">
+            <EnrolTotp
+              t={t}
+              api={sessionApi()}
+              onDone={() => {
+                const staff = { ...enrolling, totpEnabled: true };
+                setEnrolling(null);
+                signedIn(sessionApi(), staff).catch(() => setTill(null));
+              }}
+            />
+          </div>
+        )}
+        {till === null && !enrolling && (
           <div className="narrow">
             <StaffSignIn<Staff>
               t={t}
               api={sessionApi()}
-              onStaff={async (staff) => setTill(await openTill(sessionApi(), staff))}
+              onStaff={(staff) => signedIn(sessionApi(), staff)}
               onKey={async (key) => {
                 const api = new Api({ kind: "key", key });
                 const opened = await openTill(api, null);
@@ -130,16 +174,23 @@ function Register({ till, t, locale }: { till: Till; t: Text; locale: Locale }) 
   const { api } = till;
   const [programId, setProgramId] = useState(till.programs[0]?.id ?? "");
   const program = till.programs.find((p) => p.id === programId);
-  const [storeId, setStoreId] = useState(till.storeIds?.[0] ?? localStorage.getItem(storeStorage) ?? "store-1");
+  const [storeId, setStoreId] = useState(
+    till.storeIds?.[0] ?? localStorage.getItem(storeStorage) ?? "store-1",
+  );
   const [member, setMember] = useState<Member | null>(null);
-  const branding = useLoad(() => api.get<Branding>(`/v1/portal/${programId}/branding`), [programId]);
+  const branding = useLoad(
+    () => api.get<Branding>(`/v1/portal/${programId}/branding`),
+    [programId],
+  );
   useEffect(() => {
     if (branding.data) applyBranding(branding.data);
   }, [branding.data]);
   if (!program) return <p>{t.none}</p>;
   const base = `/v1/programs/${programId}`;
+  // Lookup is the till's way to read a member (pos area): a cashier may not open member pages.
   const refreshMember = async () => {
-    if (member) setMember(await api.get<Member>(`${base}/members/${member.id}`));
+    if (member)
+      setMember(await api.get<Member>(`${base}/members/lookup?card=${member.cardNumber}`));
   };
   return (
     <>
@@ -182,7 +233,14 @@ function Register({ till, t, locale }: { till: Till; t: Text; locale: Locale }) 
             onMember={setMember}
           />
           {member && (
-            <Redeem api={api} base={base} member={member} t={t} locale={locale} onChange={refreshMember} />
+            <Redeem
+              api={api}
+              base={base}
+              member={member}
+              t={t}
+              locale={locale}
+              onChange={refreshMember}
+            />
           )}
         </div>
         <div>
@@ -211,7 +269,8 @@ interface Detector {
 function Scanner({ t, onCode }: { t: Text; onCode: (code: string) => void }) {
   const video = useRef<HTMLVideoElement>(null);
   useEffect(() => {
-    const Constructor = (window as unknown as { BarcodeDetector?: new (o: object) => Detector }).BarcodeDetector;
+    const Constructor = (window as unknown as { BarcodeDetector?: new (o: object) => Detector })
+      .BarcodeDetector;
     if (!Constructor) return;
     const detector = new Constructor({ formats: ["qr_code"] });
     let stream: MediaStream | null = null;
@@ -285,11 +344,28 @@ function MemberPanel(props: {
           <strong>{member.name ?? member.phone ?? member.cardNumber}</strong> · {member.cardNumber}
         </p>
         <p>
-          {t.available}: <strong data-testid="member-available">{formatNumber(member.balance?.available ?? 0, locale)}</strong>{" "}
-          · {t.pending}: <span data-testid="member-pending">{formatNumber(member.balance?.pending ?? 0, locale)}</span>
+          {t.available}:{" "}
+          <strong data-testid="member-available">
+            {formatNumber(member.balance?.available ?? 0, locale)}
+          </strong>{" "}
+          · {t.pending}:{" "}
+          <span data-testid="member-pending">
+            {formatNumber(member.balance?.pending ?? 0, locale)}
+          </span>
         </p>
-        {enrolled && <p className="ok" role="status">{enrolled}</p>}
-        <button type="button" className="secondary" onClick={() => (setEnrolled(""), props.onMember(null))}>
+        {enrolled && (
+          <p className="ok" role="status">
+            {enrolled}
+          </p>
+        )}
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => {
+            setEnrolled("");
+            props.onMember(null);
+          }}
+        >
           {t.clearMember}
         </button>
       </Card>
@@ -304,7 +380,13 @@ function MemberPanel(props: {
             find(search);
           }}
         >
-          <Field label={t.phoneOrCard} value={search} onChange={setSearch} inputMode="tel" required autoFocus />
+          <Field
+            label={t.phoneOrCard}
+            value={search}
+            onChange={setSearch}
+            inputMode="tel"
+            required
+          />
           <button type="submit" disabled={busy}>
             {t.find}
           </button>
@@ -338,11 +420,20 @@ function MemberPanel(props: {
                 newIdempotencyKey(),
               );
               setEnrolled(fill(t.enrolled, { card: created.cardNumber }));
-              props.onMember(await api.get<Member>(`${base}/members/${created.id}`));
+              props.onMember(
+                await api.get<Member>(`${base}/members/lookup?card=${created.cardNumber}`),
+              );
             });
           }}
         >
-          <Field label={t.phone} value={phone} onChange={setPhone} type="tel" inputMode="tel" required />
+          <Field
+            label={t.phone}
+            value={phone}
+            onChange={setPhone}
+            type="tel"
+            inputMode="tel"
+            required
+          />
           <Check label={t.consent} checked={consent} onChange={setConsent} />
           <button type="submit" disabled={busy || !consent}>
             {t.enrol}
@@ -389,7 +480,8 @@ function Sale(props: {
     (sum, line) => sum + Math.round(toMinor(line.unitPrice, currency) * Number(line.quantity || 0)),
     0,
   );
-  const discountMinor = validation?.valid && validation.discount ? toMinor(validation.discount, currency) : 0;
+  const discountMinor =
+    validation?.valid && validation.discount ? toMinor(validation.discount, currency) : 0;
   const apiLines = filled.map((line) => ({
     sku: line.sku,
     quantity: Number(line.quantity),
@@ -433,16 +525,35 @@ function Sale(props: {
             // biome-ignore lint/suspicious/noArrayIndexKey: basket lines are positional
             <tr key={index}>
               <td>
-                <input aria-label={`${t.sku} ${index + 1}`} value={line.sku} onChange={(e) => setLine(index, { sku: e.target.value })} />
+                <input
+                  aria-label={`${t.sku} ${index + 1}`}
+                  value={line.sku}
+                  onChange={(e) => setLine(index, { sku: e.target.value })}
+                />
               </td>
               <td>
-                <input aria-label={`${t.quantity} ${index + 1}`} inputMode="decimal" value={line.quantity} onChange={(e) => setLine(index, { quantity: e.target.value })} />
+                <input
+                  aria-label={`${t.quantity} ${index + 1}`}
+                  inputMode="decimal"
+                  value={line.quantity}
+                  onChange={(e) => setLine(index, { quantity: e.target.value })}
+                />
               </td>
               <td>
-                <input aria-label={`${t.unitPrice} ${index + 1}`} inputMode="decimal" value={line.unitPrice} onChange={(e) => setLine(index, { unitPrice: e.target.value })} />
+                <input
+                  aria-label={`${t.unitPrice} ${index + 1}`}
+                  inputMode="decimal"
+                  value={line.unitPrice}
+                  onChange={(e) => setLine(index, { unitPrice: e.target.value })}
+                />
               </td>
               <td>
-                <button type="button" className="secondary" aria-label={`${t.remove} ${index + 1}`} onClick={() => setLines(lines.filter((_, i) => i !== index))}>
+                <button
+                  type="button"
+                  className="secondary"
+                  aria-label={`${t.remove} ${index + 1}`}
+                  onClick={() => setLines(lines.filter((_, i) => i !== index))}
+                >
                   ✕
                 </button>
               </td>
@@ -450,7 +561,11 @@ function Sale(props: {
           ))}
         </tbody>
       </table>
-      <button type="button" className="secondary" onClick={() => setLines([...lines, { sku: "", quantity: "1", unitPrice: "" }])}>
+      <button
+        type="button"
+        className="secondary"
+        onClick={() => setLines([...lines, { sku: "", quantity: "1", unitPrice: "" }])}
+      >
         {t.addLine}
       </button>
       <div className="field">
@@ -473,11 +588,21 @@ function Sale(props: {
         {t.addPasted}
       </button>
       <p className="figure">
-        {t.total}: <span data-testid="total">{formatMoney(toDecimal(totalMinor - discountMinor, currency), currency, locale)}</span>
+        {t.total}:{" "}
+        <span data-testid="total">
+          {formatMoney(toDecimal(totalMinor - discountMinor, currency), currency, locale)}
+        </span>
       </p>
       <Field label={t.receipt} value={receipt} onChange={setReceipt} required />
       <div className="row">
-        <Field label={t.voucher} value={voucherCode} onChange={(value) => (setVoucherCode(value), setValidation(null))} />
+        <Field
+          label={t.voucher}
+          value={voucherCode}
+          onChange={(value) => {
+            setVoucherCode(value);
+            setValidation(null);
+          }}
+        />
         <button
           type="button"
           className="secondary"
@@ -499,7 +624,9 @@ function Sale(props: {
       {validation && (
         <p role="status" className={validation.valid ? "ok" : "error"}>
           {validation.valid
-            ? fill(t.voucherDiscount, { discount: formatMoney(validation.discount ?? "0", currency, locale) })
+            ? fill(t.voucherDiscount, {
+                discount: formatMoney(validation.discount ?? "0", currency, locale),
+              })
             : fill(t.voucherInvalid, { reason: validation.reason ?? "" })}
         </p>
       )}
@@ -508,7 +635,11 @@ function Sale(props: {
           type="button"
           className="secondary"
           disabled={busy || filled.length === 0}
-          onClick={() => run(async () => setPreview(await api.post<Preview>(`${base}/transactions/preview`, purchase())))}
+          onClick={() =>
+            run(async () =>
+              setPreview(await api.post<Preview>(`${base}/transactions/preview`, purchase())),
+            )
+          }
         >
           {t.preview}
         </button>
@@ -523,8 +654,14 @@ function Sale(props: {
                 idempotencyKey,
               );
               if (validation?.valid)
-                await api.post(`${base}/vouchers/${encodeURIComponent(voucherCode)}/consume`, { reference: receipt }, `${idempotencyKey}-voucher`);
-              setMessage(fill(t.recorded, { points: result.pointsEarned, state: result.pointsState }));
+                await api.post(
+                  `${base}/vouchers/${encodeURIComponent(voucherCode)}/consume`,
+                  { reference: receipt },
+                  `${idempotencyKey}-voucher`,
+                );
+              setMessage(
+                fill(t.recorded, { points: result.pointsEarned, state: result.pointsState }),
+              );
               reset();
               await props.onRecorded();
             })
@@ -555,7 +692,14 @@ interface RewardOption {
   affordable: boolean;
 }
 
-function Redeem(props: { api: Api; base: string; member: Member; t: Text; locale: Locale; onChange: () => Promise<void> }) {
+function Redeem(props: {
+  api: Api;
+  base: string;
+  member: Member;
+  t: Text;
+  locale: Locale;
+  onChange: () => Promise<void>;
+}) {
   const { api, base, member, t, locale } = props;
   const options = useLoad(
     () => api.get<{ data: RewardOption[] }>(`${base}/members/${member.id}/rewards`),
@@ -600,20 +744,42 @@ function Redeem(props: { api: Api; base: string; member: Member; t: Text; locale
         onSubmit={(event) => {
           event.preventDefault();
           run(async () => {
-            await api.post(`${base}/members/${member.id}/redemptions`, { points: Number(points), reason: "pos discount" }, newIdempotencyKey());
+            await api.post(
+              `${base}/members/${member.id}/redemptions`,
+              { points: Number(points), reason: "pos discount" },
+              newIdempotencyKey(),
+            );
             setMessage(fill(t.pointsRedeemed, { points }));
             setPoints("");
             await props.onChange();
           });
         }}
       >
-        <Field label={`${t.pointsDiscount} (${t.points})`} type="number" value={points} onChange={setPoints} required />
+        <Field
+          label={`${t.pointsDiscount} (${t.points})`}
+          type="number"
+          value={points}
+          onChange={setPoints}
+          required
+        />
         <button type="submit" disabled={busy}>
           {t.redeemPoints}
         </button>
       </form>
-      {message && <p className="ok" role="status">{message}</p>}
-      <ErrorNote error={error ?? options.error} />
+      {message && (
+        <p className="ok" role="status">
+          {message}
+        </p>
+      )}
+      {/* Roles that may not list reward options still redeem points. */}
+      <ErrorNote
+        error={
+          error ??
+          (options.error instanceof ApiError && options.error.code === "forbidden"
+            ? null
+            : options.error)
+        }
+      />
     </Card>
   );
 }
@@ -652,7 +818,11 @@ function Refund(props: { api: Api; base: string; storeId: string; t: Text }) {
           {t.refund}
         </button>
       </form>
-      {message && <p className="ok" role="status">{message}</p>}
+      {message && (
+        <p className="ok" role="status">
+          {message}
+        </p>
+      )}
       <ErrorNote error={error} />
     </Card>
   );

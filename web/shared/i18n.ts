@@ -14,7 +14,10 @@ export function storeLocale(locale: Locale): void {
 }
 
 /** Every key of the Indonesian dictionary must exist in English: the type checks it. */
-export function dictionaries<T extends Record<string, string>>(id: T, en: { [K in keyof T]: string }) {
+export function dictionaries<T extends Record<string, string>>(
+  id: T,
+  en: { [K in keyof T]: string },
+) {
   return { id, en } as Record<Locale, { [K in keyof T]: string }>;
 }
 
@@ -39,7 +42,11 @@ export function formatNumber(value: number, locale: Locale): string {
   return new Intl.NumberFormat(intlLocale[locale]).format(value);
 }
 
-export function formatDate(iso: string | null | undefined, locale: Locale, withTime = false): string {
+export function formatDate(
+  iso: string | null | undefined,
+  locale: Locale,
+  withTime = false,
+): string {
   if (!iso) return "—";
   return new Intl.DateTimeFormat(intlLocale[locale], {
     dateStyle: "medium",
@@ -49,8 +56,10 @@ export function formatDate(iso: string | null | undefined, locale: Locale, withT
 
 /** Minor units per major unit of a currency (IDR 0 decimals, USD 2). */
 export function fractionDigits(currency: string): number {
-  return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions()
-    .maximumFractionDigits ?? 2;
+  return (
+    new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions()
+      .maximumFractionDigits ?? 2
+  );
 }
 
 /** A decimal string in major units from integer minor units, as the API takes money. */

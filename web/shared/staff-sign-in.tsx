@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import type { Api } from "./api.ts";
 import { ErrorNote, Field, useAction } from "./ui.tsx";
 
@@ -12,6 +12,16 @@ export interface SignInText {
   useKey: string;
   useAccount: string;
   apiKey: string;
+}
+
+export interface TotpText {
+  totpSetup: string;
+  totpSetupHelp: string;
+  secret: string;
+  totpCode: string;
+  confirm: string;
+  recoveryCodes: string;
+  continue: string;
 }
 
 export interface StaffLike {
@@ -66,7 +76,6 @@ export function StaffSignIn<S extends StaffLike>(props: {
             onChange={setCode}
             inputMode="numeric"
             autoComplete="one-time-code"
-            autoFocus
           />
           <Field label={t.recoveryCode} value={recovery} onChange={setRecovery} />
         </>
@@ -106,6 +115,72 @@ export function StaffSignIn<S extends StaffLike>(props: {
           </button>
         )}
       </div>
+    </form>
+  );
+}
+
+/** First sign-in: the server refuses staff without TOTP, so the QR code and confirmation come first. */
+export function EnrolTotp(props: { t: TotpText; api: Api; onDone: () => void }) {
+  const { t, api } = props;
+  const [enrolment, setEnrolment] = useState<{ secret: string; qrDataUrl: string } | null>(null);
+  const [code, setCode] = useState("");
+  const [recoveryCodes, setRecoveryCodes] = useState<string[] | null>(null);
+  const [run, busy, error] = useAction();
+  // biome-ignore lint/correctness/useExhaustiveDependencies: one enrolment per mount
+  useEffect(() => {
+    run(async () => setEnrolment(await api.post("/v1/staff/me/totp/enrol")));
+  }, []);
+  if (recoveryCodes)
+    return (
+      <section className="card">
+        <h1>{t.recoveryCodes}</h1>
+        <ul className="codes">
+          {recoveryCodes.map((c) => (
+            <li key={c}>
+              <code>{c}</code>
+            </li>
+          ))}
+        </ul>
+        <button type="button" onClick={props.onDone}>
+          {t.continue}
+        </button>
+      </section>
+    );
+  return (
+    <form
+      className="card"
+      onSubmit={(event) => {
+        event.preventDefault();
+        run(async () => {
+          const result = await api.post<{ recoveryCodes: string[] }>("/v1/staff/me/totp/confirm", {
+            code,
+          });
+          setRecoveryCodes(result.recoveryCodes);
+        });
+      }}
+    >
+      <h1>{t.totpSetup}</h1>
+      <p>{t.totpSetupHelp}</p>
+      {enrolment && (
+        <>
+          <img className="qr" src={enrolment.qrDataUrl} alt={t.totpSetupHelp} />
+          <p>
+            {t.secret}: <code data-testid="totp-secret">{enrolment.secret}</code>
+          </p>
+        </>
+      )}
+      <Field
+        label={t.totpCode}
+        value={code}
+        onChange={setCode}
+        inputMode="numeric"
+        autoComplete="one-time-code"
+        required
+      />
+      <ErrorNote error={error} />
+      <button type="submit" disabled={busy || !enrolment}>
+        {t.confirm}
+      </button>
     </form>
   );
 }

@@ -13,7 +13,6 @@ export function Field(props: {
   inputMode?: "numeric" | "tel" | "email" | "text" | "decimal";
   hint?: string;
   name?: string;
-  autoFocus?: boolean;
 }) {
   const id = useId();
   return (
@@ -27,7 +26,6 @@ export function Field(props: {
         required={props.required}
         autoComplete={props.autoComplete}
         inputMode={props.inputMode}
-        autoFocus={props.autoFocus}
         aria-describedby={props.hint ? `${id}-hint` : undefined}
         onChange={(event) => props.onChange(event.target.value)}
       />
@@ -50,7 +48,11 @@ export function Select<T extends string>(props: {
   return (
     <div className="field">
       <label htmlFor={id}>{props.label}</label>
-      <select id={id} value={props.value} onChange={(event) => props.onChange(event.target.value as T)}>
+      <select
+        id={id}
+        value={props.value}
+        onChange={(event) => props.onChange(event.target.value as T)}
+      >
         {props.options.map((option) => (
           <option key={option.value} value={option.value}>
             {option.label}
@@ -61,7 +63,11 @@ export function Select<T extends string>(props: {
   );
 }
 
-export function Check(props: { label: string; checked: boolean; onChange: (checked: boolean) => void }) {
+export function Check(props: {
+  label: string;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+}) {
   const id = useId();
   return (
     <div className="check">
@@ -90,7 +96,11 @@ export function ErrorNote({ error }: { error: unknown }) {
   );
 }
 
-export function LocaleSwitch(props: { locale: Locale; onChange: (locale: Locale) => void; label: string }) {
+export function LocaleSwitch(props: {
+  locale: Locale;
+  onChange: (locale: Locale) => void;
+  label: string;
+}) {
   return (
     <Select
       label={props.label}
@@ -156,7 +166,10 @@ export function applyBranding(branding: Branding): void {
 }
 
 /** Loads data when the dependencies change; `reload` fetches again after a write. */
-export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): {
+export function useLoad<T>(
+  load: () => Promise<T>,
+  deps: unknown[],
+): {
   data: T | undefined;
   error: unknown;
   reload: () => void;
@@ -164,16 +177,22 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<unknown>(null);
   const [round, setRound] = useState(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: callers name their dependencies; round reloads
   useEffect(() => {
     let live = true;
     load().then(
-      (value) => live && (setData(value), setError(null)),
-      (caught: unknown) => live && setError(caught),
+      (value) => {
+        if (!live) return;
+        setData(value);
+        setError(null);
+      },
+      (caught: unknown) => {
+        if (live) setError(caught);
+      },
     );
     return () => {
       live = false;
     };
-    // biome-ignore lint/correctness/useExhaustiveDependencies: callers name their dependencies
   }, [...deps, round]);
   return { data, error, reload: () => setRound((value) => value + 1) };
 }

@@ -65,7 +65,8 @@ export function registerMemberRoutes(app: App, ctx: Ctx): void {
   app.post(
     "/v1/programs/:programId/members",
     {
-      config: { access: "pos" },
+      // Cashiers enrol at the till (docs/web-api.md): the staff role map files this under pos.
+      config: { access: "pos", area: "pos" },
       schema: {
         summary: "Enrol a member (phone or email, consent to the terms required)",
         tags,

@@ -2,9 +2,9 @@ import { sql } from "kysely";
 import type { Tx } from "../../db/client.ts";
 import { newId } from "../../lib/ids.ts";
 
-/** Who acted: an API key today; staff accounts later. */
+/** Who acted: an API key or a signed-in staff account. */
 export interface Actor {
-  type: "api_key";
+  type: "api_key" | "staff";
   id: string;
   role: string;
 }

@@ -81,7 +81,7 @@ export async function sendEmail(config: CommunicationsConfig, mail: EmailContent
   }
 }
 
-/** Closes pooled SMTP connections (when the worker stops). */
+/** Closes pooled SMTP connections; the next email opens them again. */
 export function closeTransports(): void {
   for (const transport of transports.values()) transport.close();
   transports.clear();

@@ -5,7 +5,6 @@
  * and caps checked at send time.
  */
 import type { Ctx } from "../../context.ts";
-import { closeTransports } from "./channels.ts";
 import { type DeliveryReport, deliverDue, onWake } from "./queue.ts";
 import { type ConsumeReport, consumeOutbox, runDailyScans, type ScanReport } from "./triggers.ts";
 
@@ -91,7 +90,6 @@ export function startMessageWorker(ctx: Ctx, intervalMs: number): { stop(): Prom
       wake();
       await loop;
       onWake(null);
-      closeTransports();
     },
   };
 }

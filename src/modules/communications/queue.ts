@@ -9,6 +9,7 @@ import { readBalance } from "../ledger/index.ts";
 import { findMemberRow, type MemberView, toView } from "../members/index.ts";
 import { getProgram, type Program } from "../programs/index.ts";
 import {
+  closeTransports,
   defaultPublicUrl,
   type PushTarget,
   SendError,
@@ -140,13 +141,24 @@ interface Claimed {
   delivery: Delivery;
 }
 
-/** Sends every due message: claims a batch, decides each under lock, sends after commit. */
+let deliveriesRunning = 0;
+
+/**
+ * Sends every due message: claims a batch, decides each under lock, sends after commit. Pooled
+ * SMTP connections are closed when no pass is running, so `jobs run-once` can exit.
+ */
 export async function deliverDue(ctx: Ctx, report: DeliveryReport): Promise<void> {
-  for (let round = 0; round < claimRoundsMax; round++) {
-    const { seen, ready } = await ctx.db.transaction((tx) => claim(ctx, tx, report));
-    // The batch goes out in parallel: each message's outcome is recorded on its own row.
-    await Promise.all(ready.map((message) => deliver(ctx, message, report)));
-    if (seen < claimBatchMax) return;
+  deliveriesRunning++;
+  try {
+    for (let round = 0; round < claimRoundsMax; round++) {
+      const { seen, ready } = await ctx.db.transaction((tx) => claim(ctx, tx, report));
+      // The batch goes out in parallel: each message's outcome is recorded on its own row.
+      await Promise.all(ready.map((message) => deliver(ctx, message, report)));
+      if (seen < claimBatchMax) return;
+    }
+  } finally {
+    deliveriesRunning--;
+    if (deliveriesRunning === 0) closeTransports();
   }
 }
 

@@ -1,15 +1,17 @@
 import { currencyDigits as lookupDigits } from "../../lib/money.ts";
 import { type CampaignDefinition, type CapName, capNames } from "./definition.ts";
 import {
-  type ActionDef,
+  type ActionRun,
   actionTypes,
   type ConditionDef,
+  type ConditionTest,
   conditionTypes,
   type EvalContext,
   type EvalLine,
   type MemberFacts,
   mulDiv,
-  spread,
+  spreadByAmount,
+  spreadInto,
 } from "./registry.ts";
 import { type LocalTime, localTime } from "./time.ts";
 
@@ -25,13 +27,36 @@ export interface CampaignRecord {
   definition: CampaignDefinition;
 }
 
+/**
+ * A condition's test, shared by every identical condition (same type and arguments) of a
+ * compiled campaign set, so each distinct condition runs once per evaluation.
+ */
+interface SharedTest {
+  test: ConditionTest;
+  /** Whether the result depends on the lines in play (line conditions, quantities). */
+  readsLines: boolean;
+  /** The evaluation the memo belongs to, and the result on the event's product lines. */
+  epoch: number;
+  value: number[] | null;
+}
+
+interface CompiledCondition {
+  /** Index in the rule's definition, for the explanation. */
+  index: number;
+  type: ConditionDef;
+  args: unknown;
+  shared: SharedTest;
+}
+
 interface CompiledRule {
   id: string;
   description: string;
+  /** The breakdown text: campaign name and rule description. */
+  label: string;
   trigger: string;
-  /** Line conditions first (they narrow the lines), each with its index in the definition. */
-  conditions: { index: number; type: ConditionDef; args: unknown }[];
-  actions: { type: ActionDef; args: unknown }[];
+  /** Line conditions first (they narrow the lines). */
+  conditions: CompiledCondition[];
+  actions: ActionRun[];
 }
 
 export interface CompiledCampaign {
@@ -44,14 +69,36 @@ export interface CompiledCampaign {
   stacking: CampaignDefinition["stacking"];
   exclusive: boolean;
   caps: Partial<Record<CapName, number>>;
+  /** Caps counted per member and period, in capNames order. */
+  memberCaps: MemberCap[];
   budgetPoints: number | null;
   currencyDigits: number;
   triggers: Set<string>;
   rules: CompiledRule[];
 }
 
-/** Turns stored definitions into ready-to-run campaigns, highest priority first (then oldest). */
+type MemberCap = Exclude<CapName, "perTransaction">;
+
+/**
+ * Turns stored definitions into ready-to-run campaigns, highest priority first (then oldest):
+ * every condition and action is compiled once here (sets, masks, minutes, money in minor units).
+ */
 export function compileCampaigns(records: CampaignRecord[]): CompiledCampaign[] {
+  const tests = new Map<string, SharedTest>();
+  const sharedTest = (type: ConditionDef, args: unknown): SharedTest => {
+    const key = `${type.code}|${JSON.stringify(args)}`;
+    let shared = tests.get(key);
+    if (!shared) {
+      shared = {
+        test: type.compile(args),
+        readsLines: type.scope === "lines" || type.readsLines === true,
+        epoch: 0,
+        value: null,
+      };
+      tests.set(key, shared);
+    }
+    return shared;
+  };
   return records
     .map((record): CompiledCampaign => {
       const { definition } = record;
@@ -65,25 +112,32 @@ export function compileCampaigns(records: CampaignRecord[]): CompiledCampaign[] 
         stacking: definition.stacking,
         exclusive: definition.exclusive,
         caps: definition.caps,
+        memberCaps: capNames.filter(
+          (name): name is MemberCap =>
+            name !== "perTransaction" && definition.caps[name] !== undefined,
+        ),
         budgetPoints: definition.budgetPoints,
         currencyDigits: currencyDigits(record.currency),
         triggers: new Set(definition.rules.map((rule) => rule.trigger)),
-        rules: definition.rules.map((rule) => ({
-          id: rule.id,
-          description: rule.description ?? describeRule(rule.actions.map((action) => action.type)),
-          trigger: rule.trigger,
-          conditions: rule.conditions
-            .map((condition, index) => ({
-              index,
-              type: lookup(conditionTypes, condition.type),
-              args: condition.args,
-            }))
-            .sort((a, b) => rank(a.type) - rank(b.type) || a.index - b.index),
-          actions: rule.actions.map((action) => ({
-            type: lookup(actionTypes, action.type),
-            args: action.args,
-          })),
-        })),
+        rules: definition.rules.map((rule) => {
+          const description =
+            rule.description ?? describeRule(rule.actions.map((action) => action.type));
+          return {
+            id: rule.id,
+            description,
+            label: `${definition.name}: ${description}`,
+            trigger: rule.trigger,
+            conditions: rule.conditions
+              .map((condition, index) => {
+                const type = lookup(conditionTypes, condition.type);
+                return { index, type, args: condition.args, shared: sharedTest(type, condition.args) };
+              })
+              .sort((a, b) => rank(a.type) - rank(b.type) || a.index - b.index),
+            actions: rule.actions.map((action) =>
+              lookup(actionTypes, action.type).compile(action.args),
+            ),
+          };
+        }),
       };
     })
     .sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -196,59 +250,73 @@ export interface Evaluation {
   usage: { campaignId: string; points: number }[];
 }
 
+/** A rule that matched: its points before caps, their split over the lines, what caps cut. */
+interface MatchedRule {
+  rule: CompiledRule;
+  points: number;
+  /** Points per basket line (indexed like the lines), the split of the rule's points. */
+  weights: number[];
+  rewards: string[];
+  capped: CapCut[];
+}
+
 interface Working {
   campaign: CompiledCampaign;
   outcome: CampaignOutcome;
-  rules: {
-    rule: CompiledRule;
-    points: number;
-    weights: Map<number, number>;
-    rewards: string[];
-    capped: CapCut[];
-  }[];
+  rules: MatchedRule[];
   gives: boolean;
 }
+
+/**
+ * How much of the campaigns' reasoning an evaluation returns: "full" lists every campaign with a
+ * rule for the event, including which condition failed (previews, explain=full); "matched" lists
+ * only the campaigns that matched (the earn path), which spares building failure texts.
+ */
+export type Explain = "full" | "matched";
+
+/** Numbers each evaluation, so a memo on a shared test knows whether it is from this one. */
+let evaluationSeq = 0;
+const noTags: ReadonlySet<string> = new Set();
 
 /**
  * Computes the points of one event under the given campaigns. Pure: everything it needs (member
  * facts, cap usage, budgets) comes in the input, so the same input always gives the same answer.
  * Every amount is whole points, each action rounding down.
  */
-export function evaluate(input: EvaluationInput, campaigns: CompiledCampaign[]): Evaluation {
-  const local = localTime(input.occurredAt, input.timezone);
-  const productLines = input.lines.flatMap((line, index) =>
-    line.kind === "product" ? [index] : [],
-  );
-  const rewardMinor = input.lines.reduce(
-    (sum, line) => sum + (line.kind === "reward" ? line.amountMinor : 0),
-    0,
-  );
-  const amountWeights = new Map(
-    productLines.map((index) => [index, input.lines[index]?.amountMinor ?? 0]),
-  );
+export function evaluate(
+  input: EvaluationInput,
+  campaigns: CompiledCampaign[],
+  explain: Explain = "full",
+): Evaluation {
+  const epoch = ++evaluationSeq;
+  const { lines } = input;
+  const productLines: number[] = [];
+  let rewardMinor = 0;
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index] as EvalLine;
+    if (line.kind === "product") productLines.push(index);
+    else rewardMinor += line.amountMinor;
+  }
   const context: EvalContext = {
     trigger: input.trigger,
-    occurredAt: input.occurredAt,
-    local,
+    occurredAtMs: input.occurredAt.getTime(),
+    local: localTime(input.occurredAt, input.timezone),
     channel: input.channel,
     storeId: input.storeId,
     earnableMinor: Math.max(0, input.totalMinor - rewardMinor),
-    lines: input.lines,
+    lines,
     productLines,
-    productWeights: amountWeights,
     member: input.member,
+    memberTags: input.member ? new Set(input.member.tags) : noTags,
     attributes: input.attributes ?? {},
     currencyDigits: currencyDigits(input.currency),
   };
-  const linePoints = input.lines.map(() => 0);
-  const addShares = (shares: Map<number, number>) => {
-    for (const [index, points] of shares) linePoints[index] = (linePoints[index] ?? 0) + points;
-  };
+  const linePoints = new Array<number>(lines.length).fill(0);
   const breakdown: BreakdownLine[] = [];
   const basePoints = input.basePoints;
   if (basePoints > 0 || input.trigger === "purchase") {
     breakdown.push({ source: "base", description: input.baseDescription, points: basePoints });
-    addShares(spread(basePoints, amountWeights));
+    spreadByAmount(basePoints, context, productLines, linePoints);
   }
   let points = basePoints;
   const tierPercent = input.member?.tierMultiplierPercent ?? 100;
@@ -259,15 +327,16 @@ export function evaluate(input: EvaluationInput, campaigns: CompiledCampaign[]):
       description: `tier ${input.member.tierCode}: base × ${tierPercent / 100}`,
       points: tierPoints,
     });
-    addShares(spread(tierPoints, amountWeights));
+    spreadByAmount(tierPoints, context, productLines, linePoints);
     points += tierPoints;
   }
 
-  const periodKeys = capPeriodKeys(local);
+  const run = new Runner(context, input, epoch, explain === "full");
   const working: Working[] = [];
   for (const campaign of campaigns) {
     if (!campaign.triggers.has(input.trigger)) continue;
-    working.push(run(campaign, context, input, periodKeys));
+    const item = run.campaign(campaign);
+    if (item) working.push(item);
   }
 
   select(working);
@@ -286,10 +355,11 @@ export function evaluate(input: EvaluationInput, campaigns: CompiledCampaign[]):
       if (rule.points === 0 && rule.capped.length === 0 && rule.rewards.length === 0) continue;
       const cut = rule.capped.reduce((sum, cap) => sum + cap.points, 0);
       const given = rule.points - cut;
-      addShares(spread(given, rule.weights));
+      const { weights } = rule;
+      spreadInto(given, (index) => weights[index] as number, productLines, linePoints);
       breakdown.push({
         source: "campaign",
-        description: `${item.campaign.name}: ${rule.rule.description}`,
+        description: rule.rule.label,
         points: given,
         campaignId: item.campaign.id,
         ruleId: rule.rule.id,
@@ -309,119 +379,186 @@ export function evaluate(input: EvaluationInput, campaigns: CompiledCampaign[]):
   };
 }
 
-/** Runs one campaign's rules for the event and applies its caps. */
-function run(
-  campaign: CompiledCampaign,
-  context: EvalContext,
-  input: EvaluationInput,
-  periodKeys: ReturnType<typeof capPeriodKeys>,
-): Working {
-  const outcome: CampaignOutcome = {
-    campaignId: campaign.id,
-    name: campaign.name,
-    version: campaign.version,
-    matched: false,
-    applied: false,
-    reason: null,
-    pointsBeforeCaps: 0,
-    points: 0,
-    capped: [],
-    rules: [],
-  };
-  const working: Working = { campaign, outcome, rules: [], gives: false };
-  const at = context.occurredAt.getTime();
-  if (at < campaign.startsAtMs || (campaign.endsAtMs !== null && at >= campaign.endsAtMs)) {
-    outcome.reason = "outside the campaign's schedule";
-    return working;
+/** Runs the campaigns of one evaluation against its context. */
+class Runner {
+  readonly #context: EvalContext;
+  readonly #input: EvaluationInput;
+  readonly #epoch: number;
+  readonly #explainAll: boolean;
+  #periodKeys: ReturnType<typeof capPeriodKeys> | null = null;
+
+  constructor(context: EvalContext, input: EvaluationInput, epoch: number, explainAll: boolean) {
+    this.#context = context;
+    this.#input = input;
+    this.#epoch = epoch;
+    this.#explainAll = explainAll;
   }
-  for (const rule of campaign.rules) {
-    if (rule.trigger !== context.trigger) continue;
-    let lines = context.productLines;
-    let failed: RuleOutcome["failed"];
+
+  /**
+   * One condition on the lines in play: the lines left, or null. A condition's result on the
+   * product lines (or, when it does not read lines, on any) is computed once per evaluation.
+   */
+  #check(condition: CompiledCondition, lines: number[]): number[] | null {
+    const { shared } = condition;
+    const { productLines } = this.#context;
+    if (lines !== productLines && shared.readsLines) return shared.test.test(this.#context, lines);
+    if (shared.epoch !== this.#epoch) {
+      shared.value = shared.test.test(this.#context, productLines);
+      shared.epoch = this.#epoch;
+    }
+    if (shared.value === null) return null;
+    return shared.readsLines ? shared.value : lines;
+  }
+
+  /** The lines a rule works on when all its conditions hold, else null. */
+  #match(rule: CompiledRule): number[] | null {
+    let lines: number[] | null = this.#context.productLines;
     for (const condition of rule.conditions) {
-      const result = condition.type.test(condition.args, context, lines);
-      if (!result.ok) {
-        failed = { index: condition.index, type: condition.type.code, reason: result.reason };
-        break;
-      }
-      if (result.lines) lines = result.lines;
+      lines = this.#check(condition, lines);
+      if (lines === null) return null;
     }
-    if (failed) {
-      outcome.rules.push({
-        ruleId: rule.id,
-        description: rule.description,
-        matched: false,
-        failed,
-        points: 0,
-      });
-      continue;
-    }
-    let rulePoints = 0;
-    const weights = new Map<number, number>();
-    const rewards: string[] = [];
-    for (const action of rule.actions) {
-      const result = action.type.apply(action.args, context, lines, input.basePoints);
-      rulePoints += result.points;
-      for (const [index, weight] of result.weights)
-        weights.set(index, (weights.get(index) ?? 0) + weight);
-      if (result.rewardId) rewards.push(result.rewardId);
-    }
-    outcome.rules.push({
-      ruleId: rule.id,
-      description: rule.description,
-      matched: true,
-      points: rulePoints,
-    });
-    working.rules.push({ rule, points: rulePoints, weights, rewards, capped: [] });
-    outcome.matched = true;
+    return lines;
   }
-  if (!outcome.matched) {
-    outcome.reason = outcome.rules.length === 0 ? "no rule for this event" : "no rule matched";
+
+  /** The first condition of a rule that fails, with why. */
+  #failure(rule: CompiledRule): RuleOutcome["failed"] {
+    let lines = this.#context.productLines;
+    for (const condition of rule.conditions) {
+      const next = this.#check(condition, lines);
+      if (next === null) {
+        return {
+          index: condition.index,
+          type: condition.type.code,
+          reason: condition.shared.test.reason(this.#context, lines),
+        };
+      }
+      lines = next;
+    }
+    return undefined;
+  }
+
+  /** Each rule of the campaign for this event: matched with its points, or the condition that failed. */
+  #ruleOutcomes(campaign: CompiledCampaign, matched: MatchedRule[]): RuleOutcome[] {
+    const outcomes: RuleOutcome[] = [];
+    let next = 0;
+    for (const rule of campaign.rules) {
+      if (rule.trigger !== this.#context.trigger) continue;
+      const hit = matched[next];
+      if (hit?.rule === rule) {
+        next++;
+        outcomes.push({
+          ruleId: rule.id,
+          description: rule.description,
+          matched: true,
+          points: hit.points,
+        });
+      } else {
+        outcomes.push({
+          ruleId: rule.id,
+          description: rule.description,
+          matched: false,
+          failed: this.#failure(rule),
+          points: 0,
+        });
+      }
+    }
+    return outcomes;
+  }
+
+  #outcome(campaign: CompiledCampaign, matched: MatchedRule[], reason: string | null) {
+    return {
+      campaignId: campaign.id,
+      name: campaign.name,
+      version: campaign.version,
+      matched: matched.length > 0,
+      applied: false,
+      reason,
+      pointsBeforeCaps: 0,
+      points: 0,
+      capped: [],
+      rules: reason === scheduleReason ? [] : this.#ruleOutcomes(campaign, matched),
+    } satisfies CampaignOutcome;
+  }
+
+  /** Runs one campaign's rules for the event and applies its caps; null when unmatched and not explained. */
+  campaign(campaign: CompiledCampaign): Working | null {
+    const context = this.#context;
+    const at = context.occurredAtMs;
+    if (at < campaign.startsAtMs || (campaign.endsAtMs !== null && at >= campaign.endsAtMs)) {
+      if (!this.#explainAll) return null;
+      return this.#unmatched(campaign, scheduleReason);
+    }
+    let matched: MatchedRule[] | null = null;
+    for (const rule of campaign.rules) {
+      if (rule.trigger !== context.trigger) continue;
+      const lines = this.#match(rule);
+      if (lines === null) continue;
+      const weights = new Array<number>(context.lines.length).fill(0);
+      const rewards: string[] = [];
+      let points = 0;
+      for (const action of rule.actions) {
+        points += action.apply(context, lines, this.#input.basePoints, weights);
+        if (action.rewardId !== null) rewards.push(action.rewardId);
+      }
+      matched ??= [];
+      matched.push({ rule, points, weights, rewards, capped: [] });
+    }
+    if (matched === null) {
+      if (!this.#explainAll) return null;
+      const working = this.#unmatched(campaign, "no rule matched");
+      if (working.outcome.rules.length === 0) working.outcome.reason = "no rule for this event";
+      return working;
+    }
+    const outcome: CampaignOutcome = this.#outcome(campaign, matched, null);
+    const working: Working = { campaign, outcome, rules: matched, gives: false };
+    const raw = matched.reduce((sum, rule) => sum + rule.points, 0);
+    outcome.pointsBeforeCaps = raw;
+    let left = raw;
+    const cutTo = (cap: CapCut["cap"], limit: number) => {
+      if (left <= limit) return;
+      const cut = left - limit;
+      outcome.capped.push({ cap, points: cut });
+      // The last rule gives up its points first, so the earlier (usually main) rules keep theirs.
+      let toCut = cut;
+      for (let index = matched.length - 1; index >= 0 && toCut > 0; index--) {
+        const rule = matched[index] as MatchedRule;
+        const has = rule.points - rule.capped.reduce((sum, item) => sum + item.points, 0);
+        const take = Math.min(has, toCut);
+        if (take > 0) {
+          rule.capped.push({ cap, points: take });
+          toCut -= take;
+        }
+      }
+      left = limit;
+    };
+    if (campaign.caps.perTransaction !== undefined)
+      cutTo("perTransaction", campaign.caps.perTransaction);
+    if (campaign.memberCaps.length > 0) {
+      this.#periodKeys ??= capPeriodKeys(context.local);
+      for (const name of campaign.memberCaps) {
+        const used = this.#input.memberUsage?.get(`${campaign.id}|${this.#periodKeys[name]}`) ?? 0;
+        cutTo(name, Math.max(0, (campaign.caps[name] as number) - used));
+      }
+    }
+    if (campaign.budgetPoints !== null) {
+      cutTo(
+        "budget",
+        Math.max(0, this.#input.budgetRemaining?.get(campaign.id) ?? campaign.budgetPoints),
+      );
+    }
+    outcome.points = left;
+    working.gives = left > 0 || matched.some((rule) => rule.rewards.length > 0);
+    if (!working.gives)
+      outcome.reason = raw > 0 ? "caps left nothing to give" : "matched, but gives nothing";
     return working;
   }
-  const raw = working.rules.reduce((sum, rule) => sum + rule.points, 0);
-  outcome.pointsBeforeCaps = raw;
-  let left = raw;
-  const limits: [CapCut["cap"], number][] = [];
-  if (campaign.caps.perTransaction !== undefined)
-    limits.push(["perTransaction", campaign.caps.perTransaction]);
-  for (const name of capNames) {
-    if (name === "perTransaction") continue;
-    const cap = campaign.caps[name];
-    if (cap === undefined) continue;
-    const used = input.memberUsage?.get(`${campaign.id}|${periodKeys[name]}`) ?? 0;
-    limits.push([name, Math.max(0, cap - used)]);
+
+  #unmatched(campaign: CompiledCampaign, reason: string): Working {
+    return { campaign, outcome: this.#outcome(campaign, [], reason), rules: [], gives: false };
   }
-  if (campaign.budgetPoints !== null) {
-    limits.push([
-      "budget",
-      Math.max(0, input.budgetRemaining?.get(campaign.id) ?? campaign.budgetPoints),
-    ]);
-  }
-  for (const [cap, limit] of limits) {
-    if (left <= limit) continue;
-    const cut = left - limit;
-    outcome.capped.push({ cap, points: cut });
-    // The last rule gives up its points first, so the earlier (usually main) rules keep theirs.
-    let toCut = cut;
-    for (let index = working.rules.length - 1; index >= 0 && toCut > 0; index--) {
-      const rule = working.rules[index];
-      if (!rule) continue;
-      const has = rule.points - rule.capped.reduce((sum, item) => sum + item.points, 0);
-      const take = Math.min(has, toCut);
-      if (take > 0) {
-        rule.capped.push({ cap, points: take });
-        toCut -= take;
-      }
-    }
-    left = limit;
-  }
-  outcome.points = left;
-  working.gives = left > 0 || working.rules.some((rule) => rule.rewards.length > 0);
-  if (!working.gives)
-    outcome.reason = raw > 0 ? "caps left nothing to give" : "matched, but gives nothing";
-  return working;
 }
+
+const scheduleReason = "outside the campaign's schedule";
 
 /** Decides which matched campaigns apply: exclusive first, then each stacking mode. */
 function select(working: Working[]): void {

@@ -28,10 +28,10 @@ export interface MemberFacts {
   recentPurchasesMs: number[];
 }
 
-/** Everything a condition may look at: the event, its local time and the member. */
+/** Everything a condition may look at: the event, its local time and the member; built once per evaluation. */
 export interface EvalContext {
   trigger: string;
-  occurredAt: Date;
+  occurredAtMs: number;
   local: LocalTime;
   channel: string | null;
   storeId: string | null;
@@ -40,29 +40,43 @@ export interface EvalContext {
   lines: EvalLine[];
   /** Indexes of the lines that earn (kind product). */
   productLines: number[];
-  /** Product line index → amount, the weights that split basket-wide points. */
-  productWeights: Map<number, number>;
   member: MemberFacts | null;
+  /** The member's tags as a set (empty without a member). */
+  memberTags: ReadonlySet<string>;
   attributes: Record<string, unknown>;
   currencyDigits: number;
 }
 
-export type ConditionResult = { ok: true; lines?: number[] } | { ok: false; reason: string };
+/**
+ * A condition made ready for one campaign version: sets, masks and minutes are built once, so a
+ * test is a few comparisons and allocates only when it narrows the lines.
+ */
+export interface ConditionTest {
+  /** The lines still in play when the condition holds (fewer for line conditions), else null. */
+  test(context: EvalContext, lines: number[]): number[] | null;
+  /** Why it does not hold; called only to explain a failure. */
+  reason(context: EvalContext, lines: number[]): string;
+}
 
 interface ConditionType<S extends z.ZodType> {
   code: string;
   description: string;
   /** "lines" conditions narrow the lines a rule's line actions work on; "event" ones do not. */
   scope: "lines" | "event";
+  /** An event condition whose result depends on the lines in play (quantities). */
+  readsLines?: true;
   args: S;
-  test(args: z.infer<S>, context: EvalContext, lines: number[]): ConditionResult;
+  compile(args: z.infer<S>): ConditionTest;
 }
 
-export interface ActionOutcome {
-  points: number;
-  /** Line index → points this action attributes to it (whole points, before caps). */
-  weights: Map<number, number>;
-  rewardId?: string;
+/** An action made ready for one campaign version. */
+export interface ActionRun {
+  /**
+   * The action's points (whole, before caps); adds the points it attributes to each line into
+   * `weights` (indexed like the basket lines).
+   */
+  apply(context: EvalContext, lines: number[], basePoints: number, weights: number[]): number;
+  rewardId: string | null;
 }
 
 interface ActionType<S extends z.ZodType> {
@@ -71,7 +85,7 @@ interface ActionType<S extends z.ZodType> {
   /** How the action rounds, stated for the admin UI and the docs. */
   rounding: string;
   args: S;
-  apply(args: z.infer<S>, context: EvalContext, lines: number[], basePoints: number): ActionOutcome;
+  compile(args: z.infer<S>): ActionRun;
 }
 
 const codeList = (label: string) =>
@@ -86,9 +100,26 @@ const moneyArg = z
   .regex(/^\d{1,15}(\.\d{1,4})?$/, "a decimal amount such as 50000 or 12.50")
   .describe("Money in major units of the program's currency");
 
-const ok = (lines?: number[]): ConditionResult => (lines ? { ok: true, lines } : { ok: true });
-const fail = (reason: string): ConditionResult => ({ ok: false, reason });
 const minutes = (text: string) => Number(text.slice(0, 2)) * 60 + Number(text.slice(3, 5));
+
+/** An event condition: it keeps the lines as they are when `holds`. */
+function eventTest(
+  holds: (context: EvalContext, lines: number[]) => boolean,
+  reason: (context: EvalContext, lines: number[]) => string,
+): ConditionTest {
+  return { test: (context, lines) => (holds(context, lines) ? lines : null), reason };
+}
+
+/** A condition on the member: fails with "no member" without one. */
+function memberTest(
+  holds: (member: MemberFacts, context: EvalContext) => boolean,
+  reason: (member: MemberFacts, context: EvalContext) => string,
+): ConditionTest {
+  return eventTest(
+    (context) => context.member !== null && holds(context.member, context),
+    (context) => (context.member ? reason(context.member, context) : "no member"),
+  );
+}
 
 function lineCondition(
   code: string,
@@ -101,26 +132,21 @@ function lineCondition(
     description,
     scope: "lines",
     args: z.object({ values: codeList(`${label} values, any of them matches`) }).strict(),
-    test(args, context, lines) {
-      const wanted = valueSet(args.values);
-      const matched = lines.filter((index) => {
-        const value = context.lines[index]?.[field];
-        return value !== null && value !== undefined && wanted.has(value);
-      });
-      return matched.length > 0 ? ok(matched) : fail(`no basket line with ${label} in the list`);
+    compile(args) {
+      const wanted = new Set(args.values);
+      return {
+        test(context, lines) {
+          let matched: number[] | null = null;
+          for (const index of lines) {
+            const value = (context.lines[index] as EvalLine)[field];
+            if (value !== null && wanted.has(value)) (matched ??= []).push(index);
+          }
+          return matched;
+        },
+        reason: () => `no basket line with ${label} in the list`,
+      };
     },
   });
-}
-
-/** Sets of a condition's values, built once per compiled argument list. */
-const valueSets = new WeakMap<string[], Set<string>>();
-function valueSet(values: string[]): Set<string> {
-  let set = valueSets.get(values);
-  if (!set) {
-    set = new Set(values);
-    valueSets.set(values, set);
-  }
-  return set;
 }
 
 function define<S extends z.ZodType>(type: ConditionType<S>): ConditionType<z.ZodType> {
@@ -136,6 +162,14 @@ function birthdayThisYear(birthday: string, year: number): string {
   return `${year}-${monthDay === "02-29" && !leap ? "02-28" : monthDay}`;
 }
 
+/** Purchases of the member in the window, this one included. */
+function visitCount(member: MemberFacts, occurredAtMs: number, windowDays: number): number {
+  const since = occurredAtMs - windowDays * 86_400_000;
+  let count = 1;
+  for (const ms of member.recentPurchasesMs) if (ms > since && ms <= occurredAtMs) count++;
+  return count;
+}
+
 const conditionList = [
   define({
     code: "channel",
@@ -149,20 +183,26 @@ const conditionList = [
           .max(3),
       })
       .strict(),
-    test: (args, context) =>
-      context.channel !== null && args.channels.includes(context.channel as "pos")
-        ? ok()
-        : fail(`channel ${context.channel ?? "none"} not in the list`),
+    compile(args) {
+      const channels = new Set<string>(args.channels);
+      return eventTest(
+        (context) => context.channel !== null && channels.has(context.channel),
+        (context) => `channel ${context.channel ?? "none"} not in the list`,
+      );
+    },
   }),
   define({
     code: "store",
     description: "The purchase was made in one of these stores",
     scope: "event",
     args: z.object({ storeIds: codeList("Store ids") }).strict(),
-    test: (args, context) =>
-      context.storeId !== null && args.storeIds.includes(context.storeId)
-        ? ok()
-        : fail(`store ${context.storeId ?? "none"} not in the list`),
+    compile(args) {
+      const stores = new Set(args.storeIds);
+      return eventTest(
+        (context) => context.storeId !== null && stores.has(context.storeId),
+        (context) => `store ${context.storeId ?? "none"} not in the list`,
+      );
+    },
   }),
   lineCondition("sku_in_basket", "The basket holds one of these SKUs", "sku", "SKU"),
   lineCondition(
@@ -182,9 +222,12 @@ const conditionList = [
     description: "The earnable basket total (reward lines excluded) is at least this amount",
     scope: "event",
     args: z.object({ amount: moneyArg }).strict(),
-    test(args, context) {
-      const wanted = parseMinor(args.amount, context.currencyDigits);
-      return context.earnableMinor >= wanted ? ok() : fail(`basket total below ${args.amount}`);
+    compile(args) {
+      const wanted = moneyOf(args.amount);
+      return eventTest(
+        (context) => context.earnableMinor >= wanted(context.currencyDigits),
+        () => `basket total below ${args.amount}`,
+      );
     },
   }),
   define({
@@ -192,15 +235,19 @@ const conditionList = [
     description:
       "The matching lines (all product lines when the rule names no SKU/category/brand) hold at least this quantity",
     scope: "event",
+    readsLines: true,
     args: z.object({ quantity: z.number().positive().max(1_000_000) }).strict(),
-    test(args, context, lines) {
-      const milli = lines.reduce(
-        (sum, index) => sum + (context.lines[index]?.quantityMilli ?? 0),
-        0,
+    compile(args) {
+      const wantedMilli = Math.round(args.quantity * 1000);
+      const milliOf = (context: EvalContext, lines: number[]) => {
+        let milli = 0;
+        for (const index of lines) milli += (context.lines[index] as EvalLine).quantityMilli;
+        return milli;
+      };
+      return eventTest(
+        (context, lines) => milliOf(context, lines) >= wantedMilli,
+        (context, lines) => `quantity ${milliOf(context, lines) / 1000} below ${args.quantity}`,
       );
-      return milli >= Math.round(args.quantity * 1000)
-        ? ok()
-        : fail(`quantity ${milli / 1000} below ${args.quantity}`);
     },
   }),
   define({
@@ -209,10 +256,13 @@ const conditionList = [
       "The event happened on one of these ISO weekdays (1 = Monday … 7 = Sunday), program time",
     scope: "event",
     args: z.object({ days: z.array(z.number().int().min(1).max(7)).min(1).max(7) }).strict(),
-    test: (args, context) =>
-      args.days.includes(context.local.weekday)
-        ? ok()
-        : fail(`weekday ${context.local.weekday} not in the list`),
+    compile(args) {
+      const mask = args.days.reduce((bits, day) => bits | (1 << day), 0);
+      return eventTest(
+        (context) => ((mask >> context.local.weekday) & 1) === 1,
+        (context) => `weekday ${context.local.weekday} not in the list`,
+      );
+    },
   }),
   define({
     code: "time_of_day",
@@ -225,11 +275,13 @@ const conditionList = [
         message: "from must be before to",
         path: ["from"],
       }),
-    test(args, context) {
-      const at = context.local.minuteOfDay;
-      return at >= minutes(args.from) && at < minutes(args.to)
-        ? ok()
-        : fail(`local time outside ${args.from}–${args.to}`);
+    compile(args) {
+      const from = minutes(args.from);
+      const to = minutes(args.to);
+      return eventTest(
+        (context) => context.local.minuteOfDay >= from && context.local.minuteOfDay < to,
+        () => `local time outside ${args.from}–${args.to}`,
+      );
     },
   }),
   define({
@@ -243,22 +295,23 @@ const conditionList = [
         message: "from must not be after to",
         path: ["from"],
       }),
-    test: (args, context) =>
-      context.local.date >= args.from && context.local.date <= args.to
-        ? ok()
-        : fail(`local date ${context.local.date} outside ${args.from}..${args.to}`),
+    compile: (args) =>
+      eventTest(
+        (context) => context.local.date >= args.from && context.local.date <= args.to,
+        (context) => `local date ${context.local.date} outside ${args.from}..${args.to}`,
+      ),
   }),
   define({
     code: "member_tier",
     description: "The member holds one of these tiers (tier codes)",
     scope: "event",
     args: z.object({ tiers: codeList("Tier codes") }).strict(),
-    test(args, context) {
-      if (!context.member) return fail("no member");
-      const tier = context.member.tierCode;
-      return tier !== null && args.tiers.includes(tier)
-        ? ok()
-        : fail(`tier ${tier ?? "none"} not in the list`);
+    compile(args) {
+      const tiers = new Set(args.tiers);
+      return memberTest(
+        (member) => member.tierCode !== null && tiers.has(member.tierCode),
+        (member) => `tier ${member.tierCode ?? "none"} not in the list`,
+      );
     },
   }),
   define({
@@ -271,14 +324,15 @@ const conditionList = [
         match: z.enum(["any", "all"]).default("any"),
       })
       .strict(),
-    test(args, context) {
-      if (!context.member) return fail("no member");
-      const has = new Set(context.member.tags);
-      const hit =
-        args.match === "all"
-          ? args.tags.every((tag) => has.has(tag))
-          : args.tags.some((tag) => has.has(tag));
-      return hit ? ok() : fail(`member tags do not match (${args.match})`);
+    compile(args) {
+      const { tags } = args;
+      return memberTest(
+        (_member, { memberTags }) =>
+          args.match === "all"
+            ? tags.every((tag) => memberTags.has(tag))
+            : tags.some((tag) => memberTags.has(tag)),
+        () => `member tags do not match (${args.match})`,
+      );
     },
   }),
   define({
@@ -286,10 +340,11 @@ const conditionList = [
     description: "This is the member's first recorded purchase",
     scope: "event",
     args: z.object({}).strict(),
-    test(_args, context) {
-      if (!context.member) return fail("no member");
-      return context.member.hasPurchasedBefore ? fail("member purchased before") : ok();
-    },
+    compile: () =>
+      memberTest(
+        (member) => !member.hasPurchasedBefore,
+        () => "member purchased before",
+      ),
   }),
   define({
     code: "birthday_period",
@@ -297,19 +352,21 @@ const conditionList = [
       "The event falls on the member's birthday, in its ISO week or in its month (program time)",
     scope: "event",
     args: z.object({ period: z.enum(["day", "week", "month"]) }).strict(),
-    test(args, context) {
-      const birthday = context.member?.birthday;
-      if (!birthday) return fail(context.member ? "member has no birthday" : "no member");
-      const { local } = context;
-      const thisYear = birthdayThisYear(birthday, local.year);
-      const [, month, day] = thisYear.split("-").map(Number) as [number, number, number];
-      const hit =
-        args.period === "day"
+    compile(args) {
+      const holds = (birthday: string, local: LocalTime) => {
+        const thisYear = birthdayThisYear(birthday, local.year);
+        const month = Number(thisYear.slice(5, 7));
+        return args.period === "day"
           ? thisYear === local.date
           : args.period === "month"
             ? month === local.month
-            : isoWeekOf(local.year, month, day) === local.isoWeek;
-      return hit ? ok() : fail(`not the member's birthday ${args.period}`);
+            : isoWeekOf(local.year, month, Number(thisYear.slice(8, 10))) === local.isoWeek;
+      };
+      return memberTest(
+        (member, context) => !!member.birthday && holds(member.birthday, context.local),
+        (member) =>
+          member.birthday ? `not the member's birthday ${args.period}` : "member has no birthday",
+      );
     },
   }),
   define({
@@ -324,16 +381,17 @@ const conditionList = [
         mode: z.enum(["exactly", "at_least"]).default("exactly"),
       })
       .strict(),
-    test(args, context) {
-      if (!context.member) return fail("no member");
-      const since = context.occurredAt.getTime() - args.windowDays * 86_400_000;
-      const until = context.occurredAt.getTime();
-      const count =
-        1 + context.member.recentPurchasesMs.filter((ms) => ms > since && ms <= until).length;
-      const hit = args.mode === "exactly" ? count === args.n : count >= args.n;
-      return hit
-        ? ok()
-        : fail(`visit ${count} in ${args.windowDays} days, wanted ${args.mode} ${args.n}`);
+    compile(args) {
+      const count = (member: MemberFacts, context: EvalContext) =>
+        visitCount(member, context.occurredAtMs, args.windowDays);
+      return memberTest(
+        (member, context) =>
+          args.mode === "exactly"
+            ? count(member, context) === args.n
+            : count(member, context) >= args.n,
+        (member, context) =>
+          `visit ${count(member, context)} in ${args.windowDays} days, wanted ${args.mode} ${args.n}`,
+      );
     },
   }),
   define({
@@ -354,20 +412,20 @@ const conditionList = [
         message: "give cities or ageBands",
         path: ["cities"],
       }),
-    test(args, context) {
-      const member = context.member;
-      if (!member) return fail("no member");
-      const city = member.city?.toLowerCase() ?? null;
-      if (args.cities && (city === null || !args.cities.some((c) => c.toLowerCase() === city))) {
-        return fail(`city ${member.city ?? "unknown"} not in the list`);
-      }
-      if (
-        args.ageBands &&
-        (member.ageBand === null || !args.ageBands.includes(member.ageBand as "<18"))
-      ) {
-        return fail(`age band ${member.ageBand ?? "unknown"} not in the list`);
-      }
-      return ok();
+    compile(args) {
+      const cities = args.cities && new Set(args.cities.map((city) => city.toLowerCase()));
+      const ageBands = args.ageBands && new Set<string>(args.ageBands);
+      const cityFails = (member: MemberFacts) =>
+        cities !== undefined && (member.city === null || !cities.has(member.city.toLowerCase()));
+      const bandFails = (member: MemberFacts) =>
+        ageBands !== undefined && (member.ageBand === null || !ageBands.has(member.ageBand));
+      return memberTest(
+        (member) => !cityFails(member) && !bandFails(member),
+        (member) =>
+          cityFails(member)
+            ? `city ${member.city ?? "unknown"} not in the list`
+            : `age band ${member.ageBand ?? "unknown"} not in the list`,
+      );
     },
   }),
   define({
@@ -383,31 +441,36 @@ const conditionList = [
           .max(100),
       })
       .strict(),
-    test(args, context) {
-      const value = context.attributes[args.name];
-      return args.values.some((wanted) => wanted === value)
-        ? ok()
-        : fail(`attribute ${args.name} does not match`);
+    compile(args) {
+      const values = new Set<unknown>(args.values);
+      return eventTest(
+        (context) => values.has(context.attributes[args.name]),
+        () => `attribute ${args.name} does not match`,
+      );
     },
   }),
 ];
 
-const minorCache = new Map<string, number>();
+/** Minor units of a money argument (validated at save time as a plain decimal). */
+function parseMinor(amount: string, digits: number): number {
+  const [whole = "0", fraction = ""] = amount.split(".");
+  return Number(
+    BigInt(whole) * 10n ** BigInt(digits) +
+      BigInt(fraction.padEnd(digits, "0").slice(0, digits) || "0"),
+  );
+}
 
-/** Minor units of a money argument (validated at save time as a plain decimal); memoised. */
-export function parseMinor(amount: string, digits: number): number {
-  const key = `${digits}|${amount}`;
-  let minor = minorCache.get(key);
-  if (minor === undefined) {
-    const [whole = "0", fraction = ""] = amount.split(".");
-    minor = Number(
-      BigInt(whole) * 10n ** BigInt(digits) +
-        BigInt(fraction.padEnd(digits, "0").slice(0, digits) || "0"),
-    );
-    if (minorCache.size > 10_000) minorCache.clear();
-    minorCache.set(key, minor);
-  }
-  return minor;
+/** A money argument in minor units of the event's currency, parsed once per currency. */
+function moneyOf(amount: string): (digits: number) => number {
+  let lastDigits = -1;
+  let minor = 0;
+  return (digits) => {
+    if (digits !== lastDigits) {
+      minor = parseMinor(amount, digits);
+      lastDigits = digits;
+    }
+    return minor;
+  };
 }
 
 /**
@@ -421,21 +484,34 @@ export function mulDiv(a: number, b: number, c: number): number {
   return Number((BigInt(a) * BigInt(b)) / BigInt(c));
 }
 
-/** Splits whole points over weights, rounding each share down; what cannot be split stays unassigned. */
-export function spread(points: number, weights: Map<number, number>): Map<number, number> {
-  const total = [...weights.values()].reduce((sum, weight) => sum + weight, 0);
-  const shares = new Map<number, number>();
-  if (total <= 0 || points <= 0) return shares;
-  for (const [index, weight] of weights) {
-    const share = mulDiv(points, weight, total);
-    if (share > 0) shares.set(index, share);
+/**
+ * Splits whole points over the weights of `indexes` into `into`, rounding each share down; what
+ * cannot be split stays unassigned.
+ */
+export function spreadInto(
+  points: number,
+  weightOf: (index: number) => number,
+  indexes: number[],
+  into: number[],
+): void {
+  if (points <= 0) return;
+  let total = 0;
+  for (const index of indexes) total += weightOf(index);
+  if (total <= 0) return;
+  for (const index of indexes) {
+    const share = mulDiv(points, weightOf(index), total);
+    if (share > 0) into[index] = (into[index] as number) + share;
   }
-  return shares;
 }
 
-function amountWeights(context: EvalContext, lines: number[]): Map<number, number> {
-  if (lines === context.productLines) return context.productWeights;
-  return new Map(lines.map((index) => [index, context.lines[index]?.amountMinor ?? 0]));
+/** Splits points over lines in proportion to their amounts. */
+export function spreadByAmount(
+  points: number,
+  context: EvalContext,
+  lines: number[],
+  into: number[],
+): void {
+  spreadInto(points, (index) => (context.lines[index] as EvalLine).amountMinor, lines, into);
 }
 
 const actionList = [
@@ -451,14 +527,23 @@ const actionList = [
         scope: z.enum(["basket", "matching_lines"]).default("basket"),
       })
       .strict(),
-    apply(args, context, lines) {
-      const scopeLines = args.scope === "basket" ? context.productLines : lines;
-      const amount =
-        args.scope === "basket"
-          ? context.earnableMinor
-          : scopeLines.reduce((sum, index) => sum + (context.lines[index]?.amountMinor ?? 0), 0);
-      const points = mulDiv(amount, args.points, parseMinor(args.per, context.currencyDigits));
-      return { points, weights: spread(points, amountWeights(context, scopeLines)) };
+    compile(args) {
+      const per = moneyOf(args.per);
+      const basket = args.scope === "basket";
+      return {
+        rewardId: null,
+        apply(context, lines, _basePoints, weights) {
+          const scopeLines = basket ? context.productLines : lines;
+          let amount = context.earnableMinor;
+          if (!basket) {
+            amount = 0;
+            for (const index of lines) amount += (context.lines[index] as EvalLine).amountMinor;
+          }
+          const points = mulDiv(amount, args.points, per(context.currencyDigits));
+          spreadByAmount(points, context, scopeLines, weights);
+          return points;
+        },
+      };
     },
   }),
   defineAction({
@@ -466,9 +551,12 @@ const actionList = [
     description: "A fixed number of bonus points",
     rounding: "exact",
     args: z.object({ points: pointsArg }).strict(),
-    apply: (args, context, lines) => ({
-      points: args.points,
-      weights: spread(args.points, amountWeights(context, lines)),
+    compile: (args) => ({
+      rewardId: null,
+      apply(context, lines, _basePoints, weights) {
+        spreadByAmount(args.points, context, lines, weights);
+        return args.points;
+      },
     }),
   }),
   defineAction({
@@ -488,38 +576,43 @@ const actionList = [
           .max(10_000),
       })
       .strict(),
-    apply(args, context, _lines, basePoints) {
-      const points = mulDiv(basePoints, args.percent - 100, 100);
-      return { points, weights: spread(points, amountWeights(context, context.productLines)) };
-    },
+    compile: (args) => ({
+      rewardId: null,
+      apply(context, _lines, basePoints, weights) {
+        const points = mulDiv(basePoints, args.percent - 100, 100);
+        spreadByAmount(points, context, context.productLines, weights);
+        return points;
+      },
+    }),
   }),
   defineAction({
     code: "points_per_item",
     description: "points for every whole unit on the lines the rule matches",
     rounding: "floor(total quantity of matching lines) × points",
     args: z.object({ points: pointsArg }).strict(),
-    apply(args, context, lines) {
-      const weights = new Map<number, number>();
-      let points = 0;
-      for (const index of lines) {
-        const units = Math.floor((context.lines[index]?.quantityMilli ?? 0) / 1000);
-        if (units > 0) {
-          weights.set(index, units * args.points);
-          points += units * args.points;
+    compile: (args) => ({
+      rewardId: null,
+      apply(context, lines, _basePoints, weights) {
+        let points = 0;
+        for (const index of lines) {
+          const units = Math.floor((context.lines[index] as EvalLine).quantityMilli / 1000);
+          if (units > 0) {
+            weights[index] = (weights[index] as number) + units * args.points;
+            points += units * args.points;
+          }
         }
-      }
-      return { points, weights };
-    },
+        return points;
+      },
+    }),
   }),
   defineAction({
     code: "award_reward",
     description: "Grants a free reward (voucher) from the rewards catalog; no points",
     rounding: "not applicable",
     args: z.object({ rewardId: z.string().trim().min(1).max(64) }).strict(),
-    apply: (args) => ({ points: 0, weights: new Map(), rewardId: args.rewardId }),
+    compile: (args) => ({ rewardId: args.rewardId, apply: () => 0 }),
   }),
 ];
-
 export type ConditionDef = (typeof conditionList)[number];
 export type ActionDef = (typeof actionList)[number];
 

@@ -32,18 +32,47 @@ function formatterFor(timezone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
-/** UTC offsets per timezone and quarter hour: Intl is slow, and offsets change on such boundaries. */
-const offsets = new Map<string, number>();
+/**
+ * UTC offsets per timezone and UTC day, else per quarter hour: Intl is slow. Offsets change on
+ * quarter-hour boundaries at most once a day, so a day whose first and last quarter hours share
+ * an offset has it throughout; a day with a change is looked up per quarter hour.
+ */
+const offsets = new Map<string, Map<number, number>>();
 const quarterHourMs = 900_000;
+const dayMs = 86_400_000;
+/** Key of a day whose offset changes: its quarter hours are cached under their own (negative) keys. */
+const changes = Number.NaN;
 
 function offsetMs(at: Date, timezone: string): number {
-  const bucket = Math.floor(at.getTime() / quarterHourMs);
-  const key = `${timezone}|${bucket}`;
-  const hit = offsets.get(key);
-  if (hit !== undefined) return hit;
-  const start = new Date(bucket * quarterHourMs);
+  const ms = at.getTime();
+  let zone = offsets.get(timezone);
+  if (!zone) {
+    zone = new Map();
+    offsets.set(timezone, zone);
+  }
+  const day = Math.floor(ms / dayMs);
+  let offset = zone.get(day);
+  if (offset === undefined) {
+    const first = offsetAt(day * dayMs, timezone);
+    offset = first === offsetAt((day + 1) * dayMs - quarterHourMs, timezone) ? first : changes;
+    if (zone.size > 10_000) zone.clear();
+    zone.set(day, offset);
+  }
+  if (!Number.isNaN(offset)) return offset;
+  const key = -1 - Math.floor(ms / quarterHourMs);
+  let quarter = zone.get(key);
+  if (quarter === undefined) {
+    quarter = offsetAt((-1 - key) * quarterHourMs, timezone);
+    zone.set(key, quarter);
+  }
+  return quarter;
+}
+
+function offsetAt(startMs: number, timezone: string): number {
   const parts: Record<string, string> = {};
-  for (const part of formatterFor(timezone).formatToParts(start)) parts[part.type] = part.value;
+  for (const part of formatterFor(timezone).formatToParts(new Date(startMs))) {
+    parts[part.type] = part.value;
+  }
   const asUtc = Date.UTC(
     Number(parts.year),
     Number(parts.month) - 1,
@@ -51,10 +80,7 @@ function offsetMs(at: Date, timezone: string): number {
     Number(parts.hour),
     Number(parts.minute),
   );
-  const offset = asUtc - start.getTime();
-  if (offsets.size > 10_000) offsets.clear();
-  offsets.set(key, offset);
-  return offset;
+  return asUtc - startMs;
 }
 
 export function localTime(at: Date, timezone: string): LocalTime {

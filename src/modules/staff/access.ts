@@ -29,7 +29,10 @@ const areaByPath: [RegExp, Area][] = [
   [/^\/(audit|adjustment-requests|adjustment-policy|velocity-)/, "audit"],
   [/^\/(reports|simulations|ledger\/summary|events)/, "reports"],
   [/^\/(transactions|refunds|holds|vouchers|members\/lookup)/, "pos"],
-  [/^\/members\/:memberId\/(balance|expiring|redemptions|holds|referral\/claim)/, "pos"],
+  [
+    /^\/members\/:memberId\/(balance|expiring|redemptions|holds|referral\/claim|rewards|vouchers|wallet)/,
+    "pos",
+  ],
   [/^\/rewards\/:rewardId\/redemptions/, "pos"],
   [/^\/(members|erasures)/, "members"],
   [/^\/(ledger|transfers|members\/:memberId\/(adjustments|history))/, "ledger"],
@@ -103,7 +106,7 @@ export async function authenticateStaff(
 ): Promise<Principal> {
   const now = ctx.clock.now();
   const session = await findSession(ctx.db.kysely, request, "staff", now);
-  if (!session || session.stage !== "full") {
+  if (session?.stage !== "full") {
     throw new DomainError("unauthorized", "sign in, or send an API key as Authorization: Bearer");
   }
   const account = await ctx.db.kysely
@@ -182,7 +185,7 @@ function storeIdsIn(body: unknown): string[] {
 /** A cashier acts only for its stores: a body naming another store is refused. */
 export function assertStoreScope(request: FastifyRequest): void {
   const staff = request.staff;
-  if (!staff || staff.role !== "cashier") return;
+  if (staff?.role !== "cashier") return;
   // A refund without a store defaults to the purchase's store, which may be another one.
   const body = request.body as { storeId?: unknown } | undefined;
   if (request.routeOptions.url?.endsWith("/refunds") && body?.storeId === undefined) {

@@ -22,6 +22,7 @@ import {
 } from "./secrets.ts";
 import {
   assertCsrf,
+  assertSameOrigin,
   endSession,
   endSessionsOf,
   findSession,
@@ -360,6 +361,7 @@ export async function signIn(
   request: FastifyRequest,
   input: z.infer<typeof signInSchema>,
 ): Promise<SignInResult> {
+  assertSameOrigin(request);
   const now = ctx.clock.now();
   const db = ctx.db.kysely;
   const account = await db

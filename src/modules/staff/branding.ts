@@ -66,17 +66,19 @@ export async function getBranding(ctx: Ctx, programId: string): Promise<Branding
   };
 }
 
+interface BrandingChange {
+  display_name?: string | null;
+  colors?: Record<string, string>;
+  tone?: string;
+  locale?: string | null;
+  logo?: Buffer;
+  logo_type?: string;
+}
+
 async function saveBranding(
   ctx: Ctx,
   programId: string,
-  set: {
-    display_name?: string | null;
-    colors?: Record<string, string>;
-    tone?: string;
-    locale?: string | null;
-    logo?: Buffer;
-    logo_type?: string;
-  },
+  change: BrandingChange,
 ): Promise<BrandingView> {
   await getProgram(ctx.db.kysely, programId);
   const now = ctx.clock.now();
@@ -87,20 +89,22 @@ async function saveBranding(
       .where("program_id", "=", programId)
       .forUpdate()
       .executeTakeFirst();
+    const { colors, ...rest } = change;
     const values = {
-      ...set,
-      ...(set.colors && { colors: JSON.stringify({ ...(current?.colors ?? {}), ...set.colors }) }),
+      ...rest,
+      // Colours merge: setting the primary colour keeps the others.
+      ...(colors && { colors: JSON.stringify({ ...(current?.colors ?? {}), ...colors }) }),
       updated_at: now,
-    } as never;
+    };
     await tx
       .insertInto("program_branding")
-      .values({ program_id: programId, ...(values as object) } as never)
+      .values({ program_id: programId, ...values })
       .onConflict((oc) => oc.column("program_id").doUpdateSet(values))
       .execute();
     await emit(tx, {
       programId,
       type: "program.branding_changed",
-      payload: { fields: Object.keys(set).filter((key) => key !== "logo") },
+      payload: { fields: Object.keys(change).filter((key) => key !== "logo") },
       at: now,
     });
   });

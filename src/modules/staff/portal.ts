@@ -12,6 +12,7 @@ import { mayLogSecrets } from "./mail.ts";
 import { newNumericCode, sameToken } from "./secrets.ts";
 import {
   assertCsrf,
+  assertSameOrigin,
   endSession,
   findSession,
   type StartedSession,
@@ -74,6 +75,7 @@ export async function startPortalSignIn(
   programId: string,
   identifier: PortalIdentifier,
 ): Promise<{ sent: true; expiresAt: string }> {
+  assertSameOrigin(request);
   const now = ctx.clock.now();
   const db = ctx.db.kysely;
   const hash = identifierHash(programId, identifier);
@@ -129,6 +131,7 @@ export async function verifyPortalSignIn(
   programId: string,
   input: z.infer<typeof verifySchema>,
 ): Promise<{ memberId: string; session: StartedSession }> {
+  assertSameOrigin(request);
   const now = ctx.clock.now();
   const db = ctx.db.kysely;
   const hash = identifierHash(programId, input);

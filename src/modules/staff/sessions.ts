@@ -154,6 +154,21 @@ export async function findSession(
  */
 export function assertCsrf(request: FastifyRequest, session: WebSessionsTable): void {
   if (["GET", "HEAD", "OPTIONS"].includes(request.method)) return;
+  assertSameOrigin(request);
+  const sent = request.headers[csrfHeader];
+  if (typeof sent !== "string" || !sameToken(hashToken(sent), session.csrf_hash)) {
+    throw new DomainError(
+      "csrf_token_invalid",
+      `send the session's CSRF token in the ${csrfHeader} header`,
+    );
+  }
+}
+
+/**
+ * A browser's Origin, when sent, must be this host. Sign-in steps check it too (they have no
+ * session yet): another site must not sign a browser into an account of its choosing.
+ */
+export function assertSameOrigin(request: FastifyRequest): void {
   const origin = request.headers.origin;
   if (typeof origin === "string" && origin !== "null") {
     let originHost: string | null = null;
@@ -165,13 +180,6 @@ export function assertCsrf(request: FastifyRequest, session: WebSessionsTable): 
     if (originHost !== request.host) {
       throw new DomainError("csrf_token_invalid", "cross-origin request refused");
     }
-  }
-  const sent = request.headers[csrfHeader];
-  if (typeof sent !== "string" || !sameToken(hashToken(sent), session.csrf_hash)) {
-    throw new DomainError(
-      "csrf_token_invalid",
-      `send the session's CSRF token in the ${csrfHeader} header`,
-    );
   }
 }
 

@@ -1,5 +1,5 @@
 /** Row types of the staff module's tables (migration 012), as the query layer sees them. */
-import type { Generated } from "kysely";
+import type { ColumnType, Generated } from "kysely";
 
 export const staffRoles = ["owner", "admin", "marketer", "analyst", "support", "cashier"] as const;
 export type StaffRole = (typeof staffRoles)[number];
@@ -81,7 +81,8 @@ export interface AuthFailuresTable {
 export interface ProgramBrandingTable {
   program_id: string;
   display_name: string | null;
-  colors: Generated<Record<string, string>>;
+  /** jsonb: written as JSON text. */
+  colors: ColumnType<Record<string, string>, string | undefined, string>;
   tone: Generated<string>;
   locale: string | null;
   logo: Buffer | Uint8Array | null;

@@ -4,6 +4,13 @@ import { Card, Check, ErrorNote, Field, Select, useAction, useLoad } from "../..
 import { emptyArgs, type JsonSchema, SchemaForm } from "../schema-form.tsx";
 import { adminPath, useSession } from "../session.ts";
 
+/** An ISO instant as the value of a datetime-local input, in the browser's zone. */
+function localInput(iso: string | null): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
 interface RegistryType {
   code: string;
   description: string;
@@ -139,7 +146,10 @@ function StepList(props: {
           type="button"
           className="secondary"
           onClick={() =>
-            props.onChange([...props.steps, { type: first.code, args: emptyArgs(first.argsSchema) }])
+            props.onChange([
+              ...props.steps,
+              { type: first.code, args: emptyArgs(first.argsSchema) },
+            ])
           }
         >
           {props.addLabel}
@@ -179,7 +189,9 @@ export function CampaignEditor({ campaignId }: { campaignId: string }) {
   };
   const update = (change: Partial<Campaign>) => setDraft({ ...campaign, ...change });
   const updateRule = (index: number, change: Partial<Rule>) =>
-    update({ rules: campaign.rules.map((rule, i) => (i === index ? { ...rule, ...change } : rule)) });
+    update({
+      rules: campaign.rules.map((rule, i) => (i === index ? { ...rule, ...change } : rule)),
+    });
   if (!registry.data) return <ErrorNote error={registry.error ?? existing.error} />;
   const save = (status?: string) =>
     run(async () => {
@@ -214,18 +226,23 @@ export function CampaignEditor({ campaignId }: { campaignId: string }) {
     >
       <h1>{isNew ? t.newCampaign : campaign.name}</h1>
       <Card>
-        <Field label={t.name} value={campaign.name} onChange={(name) => update({ name })} required />
+        <Field
+          label={t.name}
+          value={campaign.name}
+          onChange={(name) => update({ name })}
+          required
+        />
         <div className="row">
           <Field
             label={t.startsAt}
             type="datetime-local"
-            value={campaign.startsAt.slice(0, 16)}
+            value={localInput(campaign.startsAt)}
             onChange={(value) => value && update({ startsAt: new Date(value).toISOString() })}
           />
           <Field
             label={t.endsAt}
             type="datetime-local"
-            value={campaign.endsAt?.slice(0, 16) ?? ""}
+            value={localInput(campaign.endsAt)}
             onChange={(value) => update({ endsAt: value ? new Date(value).toISOString() : null })}
           />
           <Field
@@ -245,7 +262,11 @@ export function CampaignEditor({ campaignId }: { campaignId: string }) {
             onChange={(stacking) => update({ stacking })}
           />
         </div>
-        <Check label="exclusive" checked={campaign.exclusive} onChange={(exclusive) => update({ exclusive })} />
+        <Check
+          label="exclusive"
+          checked={campaign.exclusive}
+          onChange={(exclusive) => update({ exclusive })}
+        />
         <p>
           {t.status}: {campaign.status}
         </p>
@@ -281,7 +302,9 @@ export function CampaignEditor({ campaignId }: { campaignId: string }) {
           type="button"
           className="secondary"
           onClick={() =>
-            update({ rules: [...campaign.rules, { trigger: "purchase", conditions: [], actions: [] }] })
+            update({
+              rules: [...campaign.rules, { trigger: "purchase", conditions: [], actions: [] }],
+            })
           }
         >
           {t.addRule}

@@ -2,9 +2,9 @@ import { useState } from "react";
 import {
   ApiError,
   type Balance,
+  type Member,
   newIdempotencyKey,
   type Page,
-  type Member,
   query,
   type Voucher,
 } from "../../shared/api.ts";
@@ -30,7 +30,6 @@ export function Members() {
       <h1>{t.members}</h1>
       <form
         className="card row"
-        role="search"
         onSubmit={(event) => {
           event.preventDefault();
           setNotFound(false);
@@ -42,7 +41,8 @@ export function Members() {
                 ),
               );
             } catch (caught) {
-              if (caught instanceof ApiError && caught.code === "member_not_found") setNotFound(true);
+              if (caught instanceof ApiError && caught.code === "member_not_found")
+                setNotFound(true);
               else throw caught;
             }
           });
@@ -129,9 +129,10 @@ export function MemberPage({ memberId }: { memberId: string }) {
   const vouchers = useLoad(() => api.get<Page<Voucher>>(`${base}/vouchers`), [base]);
   const referral = useLoad(
     () =>
-      api.get<{ code: string; referrals: { pending: number; completed: number; rejected: number } }>(
-        `${base}/referral`,
-      ),
+      api.get<{
+        code: string;
+        referrals: { pending: number; completed: number; rejected: number };
+      }>(`${base}/referral`),
     [base],
   );
   const [points, setPoints] = useState("");
@@ -162,7 +163,9 @@ export function MemberPage({ memberId }: { memberId: string }) {
             <dt>{t.email}</dt>
             <dd>{m.email ?? "—"}</dd>
             <dt>{t.tier}</dt>
-            <dd>{tier.data?.tier ? (tier.data.tier.names?.[locale] ?? tier.data.tier.code) : t.noTier}</dd>
+            <dd>
+              {tier.data?.tier ? (tier.data.tier.names?.[locale] ?? tier.data.tier.code) : t.noTier}
+            </dd>
           </dl>
         </Card>
         <Card title={t.balance}>
@@ -233,7 +236,11 @@ export function MemberPage({ memberId }: { memberId: string }) {
                 onClick={() =>
                   run(async () => {
                     const action = m.status === "blocked" ? "unblock" : "block";
-                    await api.post(`${base}/${action}`, reason ? { reason } : {}, newIdempotencyKey());
+                    await api.post(
+                      `${base}/${action}`,
+                      reason ? { reason } : {},
+                      newIdempotencyKey(),
+                    );
                     reload();
                   })
                 }

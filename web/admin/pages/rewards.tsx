@@ -27,7 +27,8 @@ export function Rewards() {
   const [value, setValue] = useState("");
   const [stock, setStock] = useState("");
   const [run, busy, error] = useAction();
-  const canWrite = role === "owner" || role === "admin" || role === "marketer" || role === "support";
+  const canWrite =
+    role === "owner" || role === "admin" || role === "marketer" || role === "support";
   const benefit = () => {
     if (type === "discount_amount") return { amount: value };
     if (type === "discount_percent") return { percent: Number(value) };
@@ -59,10 +60,12 @@ export function Rewards() {
                   <button
                     type="button"
                     className="secondary"
-                    onClick={() => run(async () => {
-                      await api.request("DELETE", `${base}/${reward.id}`);
-                      list.reload();
-                    })}
+                    onClick={() =>
+                      run(async () => {
+                        await api.request("DELETE", `${base}/${reward.id}`);
+                        list.reload();
+                      })
+                    }
                   >
                     {t.archive}
                   </button>
@@ -104,9 +107,17 @@ export function Rewards() {
               />
               <Field label={t.nameId} value={nameId} onChange={setNameId} required />
               <Field label={t.nameEn} value={nameEn} onChange={setNameEn} />
-              <Field label={t.pointsCost} type="number" value={pointsCost} onChange={setPointsCost} required />
               <Field
-                label={type === "free_product" ? "SKU" : type === "discount_percent" ? "%" : t.amount}
+                label={t.pointsCost}
+                type="number"
+                value={pointsCost}
+                onChange={setPointsCost}
+                required
+              />
+              <Field
+                label={
+                  type === "free_product" ? "SKU" : type === "discount_percent" ? "%" : t.amount
+                }
                 value={value}
                 onChange={setValue}
                 required

@@ -1,7 +1,15 @@
 import { useState } from "react";
 import { newIdempotencyKey, type Program } from "../../shared/api.ts";
 import { formatDate } from "../../shared/i18n.ts";
-import { type Branding, Card, ErrorNote, Field, Select, useAction, useLoad } from "../../shared/ui.tsx";
+import {
+  type Branding,
+  Card,
+  ErrorNote,
+  Field,
+  Select,
+  useAction,
+  useLoad,
+} from "../../shared/ui.tsx";
 import { type Role, type Staff, useSession } from "../session.ts";
 
 /** Program settings and branding (name, colours, tone, logo) that the portal and POS apply. */
@@ -25,7 +33,9 @@ export function Settings() {
         label={label}
         type="color"
         value={branding.colors[key]}
-        onChange={(value) => setBranding({ ...branding, colors: { ...branding.colors, [key]: value } })}
+        onChange={(value) =>
+          setBranding({ ...branding, colors: { ...branding.colors, [key]: value } })
+        }
       />
     );
   return (
@@ -38,12 +48,21 @@ export function Settings() {
             onSubmit={(event) => {
               event.preventDefault();
               run(async () => {
-                setProgram(await api.patch<Program>(base, { name: program.name, timezone: program.timezone }));
+                setProgram(
+                  await api.patch<Program>(base, {
+                    name: program.name,
+                    timezone: program.timezone,
+                  }),
+                );
                 done();
               });
             }}
           >
-            <Field label={t.name} value={program.name} onChange={(name) => setProgram({ ...program, name })} />
+            <Field
+              label={t.name}
+              value={program.name}
+              onChange={(name) => setProgram({ ...program, name })}
+            />
             <Field
               label={t.timezone}
               value={program.timezone}
@@ -63,13 +82,19 @@ export function Settings() {
               event.preventDefault();
               run(async () => {
                 const { name, colors, tone, locale } = branding;
-                setBranding(await api.put<Branding>(`${base}/branding`, { name, colors, tone, locale }));
+                setBranding(
+                  await api.put<Branding>(`${base}/branding`, { name, colors, tone, locale }),
+                );
                 done();
               });
             }}
           >
             <div className="row">
-              <Field label={t.name} value={branding.name} onChange={(name) => setBranding({ ...branding, name })} />
+              <Field
+                label={t.name}
+                value={branding.name}
+                onChange={(name) => setBranding({ ...branding, name })}
+              />
               {color("primary", t.colorPrimary)}
               {color("secondary", t.colorSecondary)}
               {color("background", t.colorBackground)}
@@ -127,7 +152,11 @@ export function Settings() {
           </button>
         </form>
       </Card>
-      {saved && <p className="ok" role="status">{t.saved}</p>}
+      {saved && (
+        <p className="ok" role="status">
+          {t.saved}
+        </p>
+      )}
       <ErrorNote error={error} />
     </>
   );
@@ -136,7 +165,7 @@ export function Settings() {
 const roles: Role[] = ["owner", "admin", "marketer", "analyst", "support", "cashier"];
 
 export function StaffPage() {
-  const { api, programId, t, locale } = useSession();
+  const { api, programId, t } = useSession();
   const base = `/v1/programs/${programId}/staff`;
   const list = useLoad(() => api.get<{ data: Staff[] }>(base), [base]);
   const [email, setEmail] = useState("");
@@ -171,7 +200,9 @@ export function StaffPage() {
                   className="secondary"
                   onClick={() =>
                     run(async () => {
-                      await api.post(`${base}/${staff.id}/${staff.status === "active" ? "disable" : "enable"}`);
+                      await api.post(
+                        `${base}/${staff.id}/${staff.status === "active" ? "disable" : "enable"}`,
+                      );
                       list.reload();
                     })
                   }
@@ -189,7 +220,10 @@ export function StaffPage() {
           onSubmit={(event) => {
             event.preventDefault();
             run(async () => {
-              const ids = storeIds.split(",").map((id) => id.trim()).filter(Boolean);
+              const ids = storeIds
+                .split(",")
+                .map((id) => id.trim())
+                .filter(Boolean);
               const result = await api.post<{ inviteUrl: string }>(`${base}/invitations`, {
                 email,
                 role,
@@ -200,7 +234,12 @@ export function StaffPage() {
           }}
         >
           <Field label={t.email} type="email" value={email} onChange={setEmail} required />
-          <Select label={t.role} value={role} options={roles.map((r) => ({ value: r, label: r }))} onChange={setRole} />
+          <Select
+            label={t.role}
+            value={role}
+            options={roles.map((r) => ({ value: r, label: r }))}
+            onChange={setRole}
+          />
           <Field label={t.storeIds} value={storeIds} onChange={setStoreIds} />
           <button type="submit" disabled={busy}>
             {t.invite}
@@ -280,7 +319,11 @@ export function ApiKeys() {
           onSubmit={(event) => {
             event.preventDefault();
             run(async () => {
-              const result = await api.post<{ secret: string }>(base, { name, role }, newIdempotencyKey());
+              const result = await api.post<{ secret: string }>(
+                base,
+                { name, role },
+                newIdempotencyKey(),
+              );
               setSecret(result.secret);
               list.reload();
             });

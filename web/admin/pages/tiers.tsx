@@ -36,7 +36,8 @@ export function Tiers() {
       api
         .get<Ladder>(`/v1/programs/${programId}/tier-ladder`)
         .catch((error: unknown) => {
-          if (error instanceof ApiError && error.code === "tier_ladder_not_found") return emptyLadder;
+          if (error instanceof ApiError && error.code === "tier_ladder_not_found")
+            return emptyLadder;
           throw error;
         })
         .then((value) => {
@@ -49,8 +50,12 @@ export function Tiers() {
   const [saved, setSaved] = useState(false);
   if (!ladder) return <ErrorNote error={loaded.error} />;
   const setTier = (index: number, change: Partial<Tier>) =>
-    setLadder({ ...ladder, tiers: ladder.tiers.map((tier, i) => (i === index ? { ...tier, ...change } : tier)) });
-  const months = ladder.qualification.window.kind === "rolling_months" ? ladder.qualification.window.months : 12;
+    setLadder({
+      ...ladder,
+      tiers: ladder.tiers.map((tier, i) => (i === index ? { ...tier, ...change } : tier)),
+    });
+  const months =
+    ladder.qualification.window.kind === "rolling_months" ? ladder.qualification.window.months : 12;
   return (
     <form
       onSubmit={(event) => {
@@ -79,7 +84,9 @@ export function Tiers() {
               { value: "spend", label: "spend" },
               { value: "visits", label: "visits" },
             ]}
-            onChange={(metric) => setLadder({ ...ladder, qualification: { ...ladder.qualification, metric } })}
+            onChange={(metric) =>
+              setLadder({ ...ladder, qualification: { ...ladder.qualification, metric } })
+            }
           />
           <Field
             label={t.windowMonths}
@@ -112,22 +119,49 @@ export function Tiers() {
         // biome-ignore lint/suspicious/noArrayIndexKey: the code is being edited, the index is stable
         <Card key={index} title={`${t.tier} ${index + 1}`}>
           <div className="row">
-            <Field label={t.code} value={tier.code} onChange={(code) => setTier(index, { code })} required />
-            <Field label={t.rank} type="number" value={String(tier.rank)} onChange={(v) => setTier(index, { rank: Number(v) })} />
-            <Field label={t.nameId} value={tier.names.id ?? ""} onChange={(id) => setTier(index, { names: { ...tier.names, id } })} />
-            <Field label={t.nameEn} value={tier.names.en ?? ""} onChange={(en) => setTier(index, { names: { ...tier.names, en } })} />
-            <Field label={t.threshold} type="number" value={String(tier.threshold)} onChange={(v) => setTier(index, { threshold: Number(v) })} />
+            <Field
+              label={t.code}
+              value={tier.code}
+              onChange={(code) => setTier(index, { code })}
+              required
+            />
+            <Field
+              label={t.rank}
+              type="number"
+              value={String(tier.rank)}
+              onChange={(v) => setTier(index, { rank: Number(v) })}
+            />
+            <Field
+              label={t.nameId}
+              value={tier.names.id ?? ""}
+              onChange={(id) => setTier(index, { names: { ...tier.names, id } })}
+            />
+            <Field
+              label={t.nameEn}
+              value={tier.names.en ?? ""}
+              onChange={(en) => setTier(index, { names: { ...tier.names, en } })}
+            />
+            <Field
+              label={t.threshold}
+              type="number"
+              value={String(tier.threshold)}
+              onChange={(v) => setTier(index, { threshold: Number(v) })}
+            />
             <Field
               label={t.multiplier}
               type="number"
               value={String(tier.benefits?.earnMultiplierPercent ?? 100)}
-              onChange={(v) => setTier(index, { benefits: { ...tier.benefits, earnMultiplierPercent: Number(v) } })}
+              onChange={(v) =>
+                setTier(index, { benefits: { ...tier.benefits, earnMultiplierPercent: Number(v) } })
+              }
             />
           </div>
           <button
             type="button"
             className="secondary"
-            onClick={() => setLadder({ ...ladder, tiers: ladder.tiers.filter((_, i) => i !== index) })}
+            onClick={() =>
+              setLadder({ ...ladder, tiers: ladder.tiers.filter((_, i) => i !== index) })
+            }
           >
             {t.remove}
           </button>
@@ -140,7 +174,10 @@ export function Tiers() {
           onClick={() =>
             setLadder({
               ...ladder,
-              tiers: [...ladder.tiers, { code: "", rank: ladder.tiers.length + 1, names: {}, threshold: 0 }],
+              tiers: [
+                ...ladder.tiers,
+                { code: "", rank: ladder.tiers.length + 1, names: {}, threshold: 0 },
+              ],
             })
           }
         >
@@ -150,7 +187,11 @@ export function Tiers() {
           {t.save}
         </button>
       </div>
-      {saved && <p className="ok" role="status">{t.saved}</p>}
+      {saved && (
+        <p className="ok" role="status">
+          {t.saved}
+        </p>
+      )}
       <ErrorNote error={error} />
     </form>
   );

@@ -13,7 +13,9 @@ self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches
       .keys()
-      .then((keys) => Promise.all(keys.filter((k) => k !== shell && k !== data).map((k) => caches.delete(k))))
+      .then((keys) =>
+        Promise.all(keys.filter((k) => k !== shell && k !== data).map((k) => caches.delete(k))),
+      )
       .then(() => self.clients.claim()),
   );
 });
