@@ -4,7 +4,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-// @ts-expect-error: plain ESM helper without type declarations
 import { ensureWebBuilt } from "../web/ensure-built.mjs";
 
 const root = fileURLToPath(new URL("../dist/web/", import.meta.url));

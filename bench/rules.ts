@@ -227,6 +227,8 @@ function worstCaseInputs(): (at: Date) => EvaluationInput {
   });
 }
 
+const noUsage = new Map<string, number>();
+
 function eventFields(occurredAt: Date, storeId: string, channel: string) {
   return {
     trigger: "purchase",
@@ -236,8 +238,8 @@ function eventFields(occurredAt: Date, storeId: string, channel: string) {
     channel,
     storeId,
     baseDescription: "base",
-    memberUsage: new Map<string, number>(),
-    budgetRemaining: new Map<string, number>(),
+    memberUsage: noUsage,
+    budgetRemaining: noUsage,
   };
 }
 

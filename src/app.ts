@@ -83,7 +83,7 @@ export async function startPlatform(
   if (ownerSecret) {
     // Printed once and never stored in clear: the operator must copy it now.
     process.stdout.write(
-      `\n  Setia owner API key (shown once, keep it safe):\n\n    ${ownerSecret}\n\n  Try: curl -H "Authorization: Bearer ${ownerSecret}" ${address.replace("0.0.0.0", "localhost")}/v1/programs\n\n`,
+      `\n  Setia owner API key (shown once, keep it safe):\n\n    ${ownerSecret}\n\n  Try: curl -H "Authorization: Bearer ${ownerSecret}" ${address.replace("0.0.0.0", "localhost")}/v1/programs\n  Web: ${address.replace("0.0.0.0", "localhost")}/admin/ (staff), /pos/ (till), /app/<programId> (members)\n\n`,
     );
   }
   ctx.log.info({ address, database: ctx.db.driver }, "Setia is listening");

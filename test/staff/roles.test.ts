@@ -174,6 +174,19 @@ describe("staff roles on existing routes", () => {
     );
   });
 
+  it("the OpenAPI document lists the staff, portal and report routes", async () => {
+    const doc = await api.call("GET", "/openapi.json", { key: null });
+    const paths = Object.keys(doc.body.paths as object);
+    for (const path of [
+      "/v1/staff/sign-in",
+      "/v1/programs/{programId}/staff/invitations",
+      "/v1/portal/{programId}/me/balance",
+      "/v1/programs/{programId}/reports/overview",
+    ]) {
+      expect(paths).toContain(path);
+    }
+  });
+
   it("API keys behave as before even when a staff cookie is also sent", async () => {
     const readKey = await api.key(programId, "read");
     const response = await api.app.inject({

@@ -12,7 +12,6 @@ import type { Ctx } from "../../src/context.ts";
 import type { App } from "../../src/http/kit.ts";
 import { buildServer } from "../../src/http/server.ts";
 import { systemClock } from "../../src/lib/clock.ts";
-// @ts-expect-error: plain ESM helper without type declarations
 import { ensureWebBuilt } from "../../web/ensure-built.mjs";
 import { openTestDb } from "../harness.ts";
 

@@ -706,6 +706,7 @@ function Redeem(props: {
     [member.id, member.balance?.available],
   );
   const [points, setPoints] = useState("");
+  const [hold, setHold] = useState<{ id: string; points: number } | null>(null);
   const [message, setMessage] = useState("");
   const [run, busy, error] = useAction();
   return (
@@ -739,33 +740,70 @@ function Redeem(props: {
             </li>
           ))}
       </ul>
-      <form
-        className="row"
-        onSubmit={(event) => {
-          event.preventDefault();
-          run(async () => {
-            await api.post(
-              `${base}/members/${member.id}/redemptions`,
-              { points: Number(points), reason: "pos discount" },
-              newIdempotencyKey(),
-            );
-            setMessage(fill(t.pointsRedeemed, { points }));
-            setPoints("");
-            await props.onChange();
-          });
-        }}
-      >
-        <Field
-          label={`${t.pointsDiscount} (${t.points})`}
-          type="number"
-          value={points}
-          onChange={setPoints}
-          required
-        />
-        <button type="submit" disabled={busy}>
-          {t.redeemPoints}
-        </button>
-      </form>
+      {/* Points as a discount are held while the customer pays, then confirmed or released. */}
+      {hold ? (
+        <div className="row">
+          <p role="status">{fill(t.pointsHeld, { points: formatNumber(hold.points, locale) })}</p>
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() =>
+              run(async () => {
+                await api.post(`${base}/holds/${hold.id}/confirm`, {}, `${hold.id}-confirm`);
+                setMessage(fill(t.pointsRedeemed, { points: hold.points }));
+                setHold(null);
+                await props.onChange();
+              })
+            }
+          >
+            {t.confirmHold}
+          </button>
+          <button
+            type="button"
+            className="secondary"
+            disabled={busy}
+            onClick={() =>
+              run(async () => {
+                await api.post(`${base}/holds/${hold.id}/cancel`, {}, `${hold.id}-cancel`);
+                setHold(null);
+                await props.onChange();
+              })
+            }
+          >
+            {t.cancelHold}
+          </button>
+        </div>
+      ) : (
+        <form
+          className="row"
+          onSubmit={(event) => {
+            event.preventDefault();
+            run(async () => {
+              setMessage("");
+              setHold(
+                await api.post<{ id: string; points: number }>(
+                  `${base}/members/${member.id}/holds`,
+                  { points: Number(points), reference: "pos" },
+                  newIdempotencyKey(),
+                ),
+              );
+              setPoints("");
+              await props.onChange();
+            });
+          }}
+        >
+          <Field
+            label={`${t.pointsDiscount} (${t.points})`}
+            type="number"
+            value={points}
+            onChange={setPoints}
+            required
+          />
+          <button type="submit" disabled={busy}>
+            {t.redeemPoints}
+          </button>
+        </form>
+      )}
       {message && (
         <p className="ok" role="status">
           {message}

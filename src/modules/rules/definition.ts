@@ -223,9 +223,12 @@ function validationError(issues: Issue[]): DomainError {
 
 /** The reward ids a definition awards, for the check that they exist when it is saved. */
 export function rewardIdsOf(definition: CampaignDefinition): string[] {
-  return definition.rules.flatMap((rule) =>
-    rule.actions.flatMap((action) =>
-      action.type === "award_reward" ? [String(action.args.rewardId)] : [],
-    ),
+  return definition.rules.flatMap(ruleRewardIds);
+}
+
+/** The reward ids one rule awards when it matches. */
+export function ruleRewardIds(rule: RuleDefinition): string[] {
+  return rule.actions.flatMap((action) =>
+    action.type === "award_reward" ? [String(action.args.rewardId)] : [],
   );
 }

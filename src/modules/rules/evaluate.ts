@@ -1,5 +1,5 @@
 import { currencyDigits as lookupDigits } from "../../lib/money.ts";
-import { type CampaignDefinition, type CapName, capNames } from "./definition.ts";
+import { type CampaignDefinition, type CapName, capNames, ruleRewardIds } from "./definition.ts";
 import {
   type ActionRun,
   actionTypes,
@@ -10,8 +10,8 @@ import {
   type EvalLine,
   type MemberFacts,
   mulDiv,
-  spreadByAmount,
   spreadInto,
+  zeros,
 } from "./registry.ts";
 import { type LocalTime, localTime } from "./time.ts";
 
@@ -57,6 +57,8 @@ interface CompiledRule {
   /** Line conditions first (they narrow the lines). */
   conditions: CompiledCondition[];
   actions: ActionRun[];
+  /** Rewards the rule grants when it matches (award_reward actions). */
+  rewardIds: string[];
 }
 
 export interface CompiledCampaign {
@@ -136,6 +138,7 @@ export function compileCampaigns(records: CampaignRecord[]): CompiledCampaign[] 
             actions: rule.actions.map((action) =>
               lookup(actionTypes, action.type).compile(action.args),
             ),
+            rewardIds: ruleRewardIds(rule),
           };
         }),
       };
@@ -291,9 +294,11 @@ export function evaluate(
   const epoch = ++evaluationSeq;
   const { lines } = input;
   const productLines: number[] = [];
+  const amounts: number[] = [];
   let rewardMinor = 0;
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index] as EvalLine;
+    amounts.push(line.amountMinor);
     if (line.kind === "product") productLines.push(index);
     else rewardMinor += line.amountMinor;
   }
@@ -305,18 +310,19 @@ export function evaluate(
     storeId: input.storeId,
     earnableMinor: Math.max(0, input.totalMinor - rewardMinor),
     lines,
+    amounts,
     productLines,
     member: input.member,
     memberTags: input.member ? new Set(input.member.tags) : noTags,
     attributes: input.attributes ?? {},
     currencyDigits: currencyDigits(input.currency),
   };
-  const linePoints = new Array<number>(lines.length).fill(0);
+  const linePoints = zeros(lines.length);
   const breakdown: BreakdownLine[] = [];
   const basePoints = input.basePoints;
   if (basePoints > 0 || input.trigger === "purchase") {
     breakdown.push({ source: "base", description: input.baseDescription, points: basePoints });
-    spreadByAmount(basePoints, context, productLines, linePoints);
+    spreadInto(basePoints, amounts, productLines, linePoints);
   }
   let points = basePoints;
   const tierPercent = input.member?.tierMultiplierPercent ?? 100;
@@ -327,7 +333,7 @@ export function evaluate(
       description: `tier ${input.member.tierCode}: base × ${tierPercent / 100}`,
       points: tierPoints,
     });
-    spreadByAmount(tierPoints, context, productLines, linePoints);
+    spreadInto(tierPoints, amounts, productLines, linePoints);
     points += tierPoints;
   }
 
@@ -355,17 +361,20 @@ export function evaluate(
       if (rule.points === 0 && rule.capped.length === 0 && rule.rewards.length === 0) continue;
       const cut = rule.capped.reduce((sum, cap) => sum + cap.points, 0);
       const given = rule.points - cut;
-      const { weights } = rule;
-      spreadInto(given, (index) => weights[index] as number, productLines, linePoints);
-      breakdown.push({
+      spreadInto(given, rule.weights, productLines, linePoints);
+      const line: BreakdownLine = {
         source: "campaign",
         description: rule.rule.label,
         points: given,
         campaignId: item.campaign.id,
         ruleId: rule.rule.id,
-        ...(cut > 0 && { pointsBeforeCaps: rule.points, capped: rule.capped }),
-        ...(rule.rewards.length > 0 && { rewardId: rule.rewards.join(",") }),
-      });
+      };
+      if (cut > 0) {
+        line.pointsBeforeCaps = rule.points;
+        line.capped = rule.capped;
+      }
+      if (rule.rewards.length > 0) line.rewardId = rule.rewards.join(",");
+      breakdown.push(line);
     }
   }
   return {
@@ -493,15 +502,13 @@ class Runner {
       if (rule.trigger !== context.trigger) continue;
       const lines = this.#match(rule);
       if (lines === null) continue;
-      const weights = new Array<number>(context.lines.length).fill(0);
-      const rewards: string[] = [];
+      const weights = zeros(context.lines.length);
       let points = 0;
       for (const action of rule.actions) {
         points += action.apply(context, lines, this.#input.basePoints, weights);
-        if (action.rewardId !== null) rewards.push(action.rewardId);
       }
       matched ??= [];
-      matched.push({ rule, points, weights, rewards, capped: [] });
+      matched.push({ rule, points, weights, rewards: rule.rewardIds, capped: noCuts });
     }
     if (matched === null) {
       if (!this.#explainAll) return null;
@@ -514,37 +521,18 @@ class Runner {
     const raw = matched.reduce((sum, rule) => sum + rule.points, 0);
     outcome.pointsBeforeCaps = raw;
     let left = raw;
-    const cutTo = (cap: CapCut["cap"], limit: number) => {
-      if (left <= limit) return;
-      const cut = left - limit;
-      outcome.capped.push({ cap, points: cut });
-      // The last rule gives up its points first, so the earlier (usually main) rules keep theirs.
-      let toCut = cut;
-      for (let index = matched.length - 1; index >= 0 && toCut > 0; index--) {
-        const rule = matched[index] as MatchedRule;
-        const has = rule.points - rule.capped.reduce((sum, item) => sum + item.points, 0);
-        const take = Math.min(has, toCut);
-        if (take > 0) {
-          rule.capped.push({ cap, points: take });
-          toCut -= take;
-        }
-      }
-      left = limit;
-    };
     if (campaign.caps.perTransaction !== undefined)
-      cutTo("perTransaction", campaign.caps.perTransaction);
+      left = cutTo(working, left, "perTransaction", campaign.caps.perTransaction);
     if (campaign.memberCaps.length > 0) {
       this.#periodKeys ??= capPeriodKeys(context.local);
       for (const name of campaign.memberCaps) {
         const used = this.#input.memberUsage?.get(`${campaign.id}|${this.#periodKeys[name]}`) ?? 0;
-        cutTo(name, Math.max(0, (campaign.caps[name] as number) - used));
+        left = cutTo(working, left, name, Math.max(0, (campaign.caps[name] as number) - used));
       }
     }
     if (campaign.budgetPoints !== null) {
-      cutTo(
-        "budget",
-        Math.max(0, this.#input.budgetRemaining?.get(campaign.id) ?? campaign.budgetPoints),
-      );
+      const remaining = this.#input.budgetRemaining?.get(campaign.id) ?? campaign.budgetPoints;
+      left = cutTo(working, left, "budget", Math.max(0, remaining));
     }
     outcome.points = left;
     working.gives = left > 0 || matched.some((rule) => rule.rewards.length > 0);
@@ -559,6 +547,28 @@ class Runner {
 }
 
 const scheduleReason = "outside the campaign's schedule";
+/** The cuts of a rule no cap touched; shared, replaced on the first cut. */
+const noCuts: CapCut[] = [];
+
+/** Applies one cap to a campaign's points so far; answers the points left. */
+function cutTo(working: Working, left: number, cap: CapCut["cap"], limit: number): number {
+  if (left <= limit) return left;
+  const cut = left - limit;
+  working.outcome.capped.push({ cap, points: cut });
+  // The last rule gives up its points first, so the earlier (usually main) rules keep theirs.
+  let toCut = cut;
+  for (let index = working.rules.length - 1; index >= 0 && toCut > 0; index--) {
+    const rule = working.rules[index] as MatchedRule;
+    const has = rule.points - rule.capped.reduce((sum, item) => sum + item.points, 0);
+    const take = Math.min(has, toCut);
+    if (take > 0) {
+      if (rule.capped === noCuts) rule.capped = [];
+      rule.capped.push({ cap, points: take });
+      toCut -= take;
+    }
+  }
+  return limit;
+}
 
 /** Decides which matched campaigns apply: exclusive first, then each stacking mode. */
 function select(working: Working[]): void {

@@ -38,6 +38,8 @@ export interface EvalContext {
   /** Amount that can earn: the receipt total less reward lines. */
   earnableMinor: number;
   lines: EvalLine[];
+  /** amountMinor of each line, the weights that split amount-based points. */
+  amounts: number[];
   /** Indexes of the lines that earn (kind product). */
   productLines: number[];
   member: MemberFacts | null;
@@ -76,7 +78,6 @@ export interface ActionRun {
    * `weights` (indexed like the basket lines).
    */
   apply(context: EvalContext, lines: number[], basePoints: number, weights: number[]): number;
-  rewardId: string | null;
 }
 
 interface ActionType<S extends z.ZodType> {
@@ -485,33 +486,30 @@ export function mulDiv(a: number, b: number, c: number): number {
 }
 
 /**
- * Splits whole points over the weights of `indexes` into `into`, rounding each share down; what
- * cannot be split stays unassigned.
+ * Splits whole points over the weights (indexed like the basket lines) of the lines `indexes`
+ * into `into`, rounding each share down; what cannot be split stays unassigned.
  */
 export function spreadInto(
   points: number,
-  weightOf: (index: number) => number,
-  indexes: number[],
+  weights: readonly number[],
+  indexes: readonly number[],
   into: number[],
 ): void {
   if (points <= 0) return;
   let total = 0;
-  for (const index of indexes) total += weightOf(index);
+  for (const index of indexes) total += weights[index] as number;
   if (total <= 0) return;
   for (const index of indexes) {
-    const share = mulDiv(points, weightOf(index), total);
+    const share = mulDiv(points, weights[index] as number, total);
     if (share > 0) into[index] = (into[index] as number) + share;
   }
 }
 
-/** Splits points over lines in proportion to their amounts. */
-export function spreadByAmount(
-  points: number,
-  context: EvalContext,
-  lines: number[],
-  into: number[],
-): void {
-  spreadInto(points, (index) => (context.lines[index] as EvalLine).amountMinor, lines, into);
+/** Zeros for each basket line: weights and points per line start so. */
+export function zeros(count: number): number[] {
+  const values: number[] = [];
+  for (let index = 0; index < count; index++) values.push(0);
+  return values;
 }
 
 const actionList = [
@@ -531,16 +529,15 @@ const actionList = [
       const per = moneyOf(args.per);
       const basket = args.scope === "basket";
       return {
-        rewardId: null,
-        apply(context, lines, _basePoints, weights) {
+          apply(context, lines, _basePoints, weights) {
           const scopeLines = basket ? context.productLines : lines;
           let amount = context.earnableMinor;
           if (!basket) {
             amount = 0;
-            for (const index of lines) amount += (context.lines[index] as EvalLine).amountMinor;
+            for (const index of lines) amount += context.amounts[index] as number;
           }
           const points = mulDiv(amount, args.points, per(context.currencyDigits));
-          spreadByAmount(points, context, scopeLines, weights);
+          spreadInto(points, context.amounts, scopeLines, weights);
           return points;
         },
       };
@@ -552,9 +549,8 @@ const actionList = [
     rounding: "exact",
     args: z.object({ points: pointsArg }).strict(),
     compile: (args) => ({
-      rewardId: null,
       apply(context, lines, _basePoints, weights) {
-        spreadByAmount(args.points, context, lines, weights);
+        spreadInto(args.points, context.amounts, lines, weights);
         return args.points;
       },
     }),
@@ -577,10 +573,9 @@ const actionList = [
       })
       .strict(),
     compile: (args) => ({
-      rewardId: null,
       apply(context, _lines, basePoints, weights) {
         const points = mulDiv(basePoints, args.percent - 100, 100);
-        spreadByAmount(points, context, context.productLines, weights);
+        spreadInto(points, context.amounts, context.productLines, weights);
         return points;
       },
     }),
@@ -591,7 +586,6 @@ const actionList = [
     rounding: "floor(total quantity of matching lines) × points",
     args: z.object({ points: pointsArg }).strict(),
     compile: (args) => ({
-      rewardId: null,
       apply(context, lines, _basePoints, weights) {
         let points = 0;
         for (const index of lines) {
@@ -610,7 +604,8 @@ const actionList = [
     description: "Grants a free reward (voucher) from the rewards catalog; no points",
     rounding: "not applicable",
     args: z.object({ rewardId: z.string().trim().min(1).max(64) }).strict(),
-    compile: (args) => ({ rewardId: args.rewardId, apply: () => 0 }),
+    // The reward is granted by the engine from the rule's definition; the action gives no points.
+    compile: () => ({ apply: () => 0 }),
   }),
 ];
 export type ConditionDef = (typeof conditionList)[number];

@@ -37,35 +37,36 @@ function formatterFor(timezone: string): Intl.DateTimeFormat {
  * quarter-hour boundaries at most once a day, so a day whose first and last quarter hours share
  * an offset has it throughout; a day with a change is looked up per quarter hour.
  */
-const offsets = new Map<string, Map<number, number>>();
+const offsets = new Map<
+  string,
+  { days: Map<number, number | null>; quarters: Map<number, number> }
+>();
 const quarterHourMs = 900_000;
 const dayMs = 86_400_000;
-/** Key of a day whose offset changes: its quarter hours are cached under their own (negative) keys. */
-const changes = Number.NaN;
 
 function offsetMs(at: Date, timezone: string): number {
   const ms = at.getTime();
   let zone = offsets.get(timezone);
-  if (!zone) {
-    zone = new Map();
+  if (!zone || zone.days.size + zone.quarters.size > 10_000) {
+    zone = { days: new Map(), quarters: new Map() };
     offsets.set(timezone, zone);
   }
   const day = Math.floor(ms / dayMs);
-  let offset = zone.get(day);
+  let offset = zone.days.get(day);
   if (offset === undefined) {
     const first = offsetAt(day * dayMs, timezone);
-    offset = first === offsetAt((day + 1) * dayMs - quarterHourMs, timezone) ? first : changes;
-    if (zone.size > 10_000) zone.clear();
-    zone.set(day, offset);
+    // null: the offset changes during this day.
+    offset = first === offsetAt((day + 1) * dayMs - quarterHourMs, timezone) ? first : null;
+    zone.days.set(day, offset);
   }
-  if (!Number.isNaN(offset)) return offset;
-  const key = -1 - Math.floor(ms / quarterHourMs);
-  let quarter = zone.get(key);
-  if (quarter === undefined) {
-    quarter = offsetAt((-1 - key) * quarterHourMs, timezone);
-    zone.set(key, quarter);
+  if (offset !== null) return offset;
+  const quarter = Math.floor(ms / quarterHourMs);
+  let quarterOffset = zone.quarters.get(quarter);
+  if (quarterOffset === undefined) {
+    quarterOffset = offsetAt(quarter * quarterHourMs, timezone);
+    zone.quarters.set(quarter, quarterOffset);
   }
-  return quarter;
+  return quarterOffset;
 }
 
 function offsetAt(startMs: number, timezone: string): number {
@@ -83,12 +84,13 @@ function offsetAt(startMs: number, timezone: string): number {
   return asUtc - startMs;
 }
 
+const pad = (value: number) => String(value).padStart(2, "0");
+
 export function localTime(at: Date, timezone: string): LocalTime {
   const local = new Date(at.getTime() + offsetMs(at, timezone));
   const year = local.getUTCFullYear();
   const month = local.getUTCMonth() + 1;
   const day = local.getUTCDate();
-  const pad = (value: number) => String(value).padStart(2, "0");
   return {
     date: `${year}-${pad(month)}-${pad(day)}`,
     year,

@@ -14,8 +14,12 @@ export interface BackoffPolicy {
 export const policies = {
   /** A staff account: 5 wrong passwords or codes lock it for 1 minute, doubling to 30. */
   staffAccount: { failuresMax: 5, windowMs: 3_600_000, lockMs: 60_000, lockMaxMs: 1_800_000 },
-  /** A client address signing in (staff or members): 30 failures in 15 minutes. */
-  address: { failuresMax: 30, windowMs: 900_000, lockMs: 900_000, lockMaxMs: 900_000 },
+  /**
+   * A client address (staff sign-in failures; portal code requests and failures): 100 in 15
+   * minutes lock it for 5, doubling to 15. Generous because a shop's or office's staff and
+   * customers often share one address.
+   */
+  address: { failuresMax: 100, windowMs: 900_000, lockMs: 300_000, lockMaxMs: 900_000 },
   /** Portal codes asked for one phone or email: 5 an hour. */
   codeRequests: { failuresMax: 5, windowMs: 3_600_000, lockMs: 900_000, lockMaxMs: 3_600_000 },
   /** Wrong portal codes for one phone or email, across codes: 10 an hour. */
