@@ -217,14 +217,18 @@ function worstCaseInputs(): (at: Date) => EvaluationInput {
     quantityMilli: 1000 + (index % 3) * 1000,
     amountMinor: 1_500_000 + index * 250_000,
   }));
-  const member = memberFacts(null);
-  return (occurredAt) => ({
-    ...eventFields(occurredAt, "S001", "pos"),
+  const input: EvaluationInput = {
+    ...eventFields(new Date(0), "S001", "pos"),
     totalMinor: total(lines),
     lines,
     basePoints: 40,
-    member,
-  });
+    member: memberFacts(null),
+  };
+  // evaluate() keeps nothing of its input: one object, a new time each call.
+  return (occurredAt) => {
+    input.occurredAt = occurredAt;
+    return input;
+  };
 }
 
 const noUsage = new Map<string, number>();
@@ -257,23 +261,21 @@ function realisticInputs(): (at: Date) => EvaluationInput {
       quantityMilli: 1000 * (1 + Math.floor(random() * 3)),
       amountMinor: 100_000 * (5 + Math.floor(random() * 200)),
     }));
+    const storeId = store(Math.floor(random() * 25));
+    const channel = pick(["pos", "pos", "pos", "app", "online"]);
     return {
+      ...eventFields(new Date(0), storeId, channel),
+      totalMinor: total(lines),
       lines,
-      storeId: store(Math.floor(random() * 25)),
-      channel: pick(["pos", "pos", "pos", "app", "online"]),
+      basePoints: Math.floor(total(lines) / 1_000_000),
       member: memberFacts(pick([null, null, "silver", "gold"])),
     };
   });
   let next = 0;
   return (occurredAt) => {
-    const basket = baskets[next++ % baskets.length] as (typeof baskets)[number];
-    return {
-      ...eventFields(occurredAt, basket.storeId, basket.channel),
-      totalMinor: total(basket.lines),
-      lines: basket.lines,
-      basePoints: Math.floor(total(basket.lines) / 1_000_000),
-      member: basket.member,
-    };
+    const input = baskets[next++ % baskets.length] as EvaluationInput;
+    input.occurredAt = occurredAt;
+    return input;
   };
 }
 

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyReply } from "fastify";
+import { z } from "zod";
 import type { Ctx } from "../context.ts";
 import type { App } from "./kit.ts";
 
@@ -42,28 +43,50 @@ export async function registerWebRoutes(app: App, ctx: Ctx, root = webRootDefaul
     return;
   }
   await app.register(fastifyStatic, { root, serve: false });
-  const hide = { hide: true } as const;
+  // Documented in OpenAPI like every route, under their own tag; they need no key.
+  const page = (summary: string) => ({ summary, tags: ["web"] });
 
-  app.get("/", { schema: hide }, (_request, reply) => reply.redirect("/admin/"));
-  app.get("/assets/*", { schema: hide }, (request, reply) => {
-    const file = (request.params as { "*": string })["*"];
-    return reply
-      .header("x-content-type-options", "nosniff")
-      .sendFile(join("assets", file), { immutable: true, maxAge: "365d" });
-  });
+  app.get("/", { schema: page("Redirects to the admin dashboard") }, (_request, reply) =>
+    reply.redirect("/admin/"),
+  );
+  const assetParams = z.object({ file: z.string().max(200) });
+  app.get(
+    "/assets/:file",
+    { schema: { ...page("Built JS/CSS of the web apps (hashed names)"), params: assetParams } },
+    (request, reply) =>
+      reply
+        .header("x-content-type-options", "nosniff")
+        .sendFile(join("assets", request.params.file), { immutable: true, maxAge: "365d" }),
+  );
+  // Client routes are at most two segments deep (/admin/members/mbr_…, /app/prg_…): explicit
+  // parameters instead of a wildcard keep every route a plain path in the OpenAPI document.
+  const segment = z.string().max(200);
+  const oneParams = z.object({ first: segment });
+  const twoParams = z.object({ first: segment, second: segment });
   for (const name of webApps) {
     const index = (reply: FastifyReply) =>
       pageHeaders(reply).header("cache-control", "no-cache").sendFile(join(name, "index.html"));
-    app.get(`/${name}`, { schema: hide }, (_request, reply) => reply.redirect(`/${name}/`));
-    app.get(`/${name}/*`, { schema: hide }, (request, reply) => {
-      const rest = (request.params as { "*": string })["*"];
-      // A path with a file extension is a file (manifest, service worker, icon); others are pages.
-      if (/\.[a-z0-9]+$/i.test(rest)) {
+    const summary = `The ${name} web app: a file of it, else its index.html (client-side routes)`;
+    app.get(`/${name}`, { schema: page(`Redirects to /${name}/`) }, (_request, reply) =>
+      reply.redirect(`/${name}/`),
+    );
+    app.get(`/${name}/`, { schema: page(summary) }, (_request, reply) => index(reply));
+    app.get(
+      `/${name}/:first`,
+      { schema: { ...page(summary), params: oneParams } },
+      (request, reply) => {
+        const { first } = request.params;
+        // A name with an extension is a file (manifest, service worker, icon); others are pages.
+        if (!/\.[a-z0-9]+$/i.test(first)) return index(reply);
         return pageHeaders(reply)
           .header("cache-control", "no-cache")
-          .sendFile(join(name, rest), { dotfiles: "deny" });
-      }
-      return index(reply);
-    });
+          .sendFile(join(name, first), { dotfiles: "deny" });
+      },
+    );
+    app.get(
+      `/${name}/:first/:second`,
+      { schema: { ...page(summary), params: twoParams } },
+      (_request, reply) => index(reply),
+    );
   }
 }

@@ -124,11 +124,19 @@ describe("web front ends", () => {
       await expect(page.getByTestId("recorded").textContent()).resolves.toContain("+25");
       await screenshot(page, "pos-sale");
 
+      // Points as a discount: held while the customer pays, then confirmed.
+      await page.getByLabel("Pakai poin sebagai potongan (Poin)").fill("10");
+      await page.getByRole("button", { name: "Tahan poin" }).click();
+      await page.getByText("10 poin ditahan untuk transaksi ini").waitFor();
+      await page.getByRole("button", { name: "Konfirmasi setelah bayar" }).click();
+      await page.getByText("10 poin ditukar").waitFor();
+      await expect(page.getByTestId("member-available").textContent()).resolves.toBe("15");
+
       const member = await server.api<{ balance: { available: number; pending: number } }>(
         "GET",
         `/v1/programs/${programId}/members/lookup?phone=${phone}`,
       );
-      expect(member.body.balance.available + member.body.balance.pending).toBe(25);
+      expect(member.body.balance.available + member.body.balance.pending).toBe(15);
     } finally {
       await browser.close();
     }

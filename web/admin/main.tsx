@@ -120,9 +120,9 @@ function App() {
             t={t}
             api={sessionApi()}
             onStaff={(staff) => enter(sessionApi(), staff)}
-            onKey={(key) => {
+            onKey={async (key) => {
+              await enter(new Api({ kind: "key", key }), null);
               sessionStorage.setItem(keyStorage, key);
-              return enter(new Api({ kind: "key", key }), null);
             }}
           />
         </main>

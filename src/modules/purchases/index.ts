@@ -340,6 +340,7 @@ async function recordPurchases(
   const campaigns = events.size > 0 ? await loadActiveCampaigns(tx, programId, now) : [];
   const session = await EarnSession.open(tx, programId, campaigns, [...events.values()], {
     lock: true,
+    explain: "matched",
   });
 
   const batch = new WriteBatch(tx);
@@ -441,7 +442,10 @@ export async function previewPurchase(
   }
   const event = earnEvent(program, purchase, member);
   const campaigns = await loadActiveCampaigns(db, programId, now);
-  const session = await EarnSession.open(db, programId, campaigns, [event], { lock: false });
+  const session = await EarnSession.open(db, programId, campaigns, [event], {
+    lock: false,
+    explain: "full",
+  });
   const evaluation = session.evaluate(event);
   const availableAt = purchase.occurredAt.getTime() + program.returns_window_days * 86_400_000;
   return {

@@ -333,7 +333,10 @@ async function record(
     member,
     attributes: Object.fromEntries(input.attributes.map((item) => [item.name, item.value])),
   };
-  const session = await EarnSession.open(tx, programId, campaigns, [event], { lock: true });
+  const session = await EarnSession.open(tx, programId, campaigns, [event], {
+    lock: true,
+    explain: "matched",
+  });
   const evaluation = session.evaluate(event);
   const activityId = newId("activity");
   const batch = new WriteBatch(tx);

@@ -9,6 +9,7 @@ import {
   capPeriodKeys,
   type Evaluation,
   type EvaluationInput,
+  type Explain,
   evaluate,
   type MemberFacts,
 } from "./evaluate.ts";
@@ -27,6 +28,8 @@ const dayMs = 86_400_000;
  * with what the earlier ones used, and the counters go out with the caller's batch. With
  * `lock`, the budgets of the campaigns that match are locked in campaign id order (after the
  * members, which the caller locked), so a budget is never exceeded; a preview reads without locks.
+ * `explain` says which campaigns the evaluations list (see Explain): all for a preview, the
+ * matched ones for an earn.
  */
 export class EarnSession {
   readonly #campaigns: CompiledCampaign[];
@@ -40,6 +43,7 @@ export class EarnSession {
   readonly #programId: string;
   /** Campaigns with a budget. */
   readonly #budgeted: Set<string>;
+  readonly #explain: Explain;
   #firstPass = true;
 
   private constructor(
@@ -48,8 +52,10 @@ export class EarnSession {
     facts: Map<string, MemberFacts>,
     usage: Map<string, Map<string, number>>,
     budgets: Map<string, { remaining: number; max: number }>,
+    explain: Explain,
   ) {
     this.#programId = programId;
+    this.#explain = explain;
     this.#campaigns = campaigns;
     this.#facts = facts;
     this.#usage = usage;
@@ -64,7 +70,7 @@ export class EarnSession {
     programId: string,
     campaigns: CompiledCampaign[],
     events: EarnEvent[],
-    options: { lock: boolean },
+    options: { lock: boolean; explain: Explain },
   ): Promise<EarnSession> {
     const members = new Map<string, MembersTable>();
     for (const event of events) if (event.member) members.set(event.member.id, event.member);
@@ -73,23 +79,47 @@ export class EarnSession {
       [...campaign.triggers].some((trigger) => triggers.has(trigger)),
     );
     const facts = await gatherFacts(db, programId, [...members.values()], relevant, events);
-    const usage = await readUsage(db, relevant, events, facts);
-    const session = new EarnSession(programId, relevant, facts, usage, new Map());
-    // A first pass without budgets finds the budgeted campaigns these events can draw on.
-    const budgeted = new Set<string>();
-    for (const event of session.#budgeted.size > 0 ? events : []) {
-      for (const outcome of evaluate(session.#input(event), relevant).campaigns) {
-        if (outcome.matched && session.#budgeted.has(outcome.campaignId)) {
-          budgeted.add(outcome.campaignId);
+    const session = new EarnSession(
+      programId,
+      relevant,
+      facts,
+      new Map(),
+      new Map(),
+      options.explain,
+    );
+    // A first pass finds the campaigns these events match (matching never depends on caps or
+    // budgets), on a copy of the facts that moves on as the real pass will; only those
+    // campaigns' usage and budgets are read, and nothing when none matched.
+    const matched = new Set<string>();
+    if (relevant.length > 0) {
+      const trial = new Map(
+        [...facts].map(([id, fact]) => [
+          id,
+          { ...fact, recentPurchasesMs: [...fact.recentPurchasesMs] },
+        ]),
+      );
+      for (const event of events) {
+        const input = session.#input(event, trial);
+        for (const outcome of evaluate(input, relevant, "matched").campaigns) {
+          matched.add(outcome.campaignId);
         }
+        noteEvent(input.member, event);
       }
     }
     session.#firstPass = false;
-    if (budgeted.size > 0) {
+    const usage = await readUsage(
+      db,
+      relevant.filter((campaign) => matched.has(campaign.id)),
+      events,
+      facts,
+    );
+    for (const [memberId, used] of usage) session.#usage.set(memberId, used);
+    const budgeted = [...session.#budgeted].filter((campaignId) => matched.has(campaignId));
+    if (budgeted.length > 0) {
       let query = db
         .selectFrom("campaign_budgets")
         .select(["campaign_id", "points_max", "points_used"])
-        .where("campaign_id", "in", [...budgeted].sort())
+        .where("campaign_id", "in", budgeted.sort())
         .orderBy("campaign_id");
       if (options.lock) query = query.forUpdate();
       for (const row of await query.execute()) {
@@ -103,8 +133,8 @@ export class EarnSession {
   }
 
   /** An event's full evaluation input: its facts and the usage so far, earlier events included. */
-  #input(event: EarnEvent): EvaluationInput {
-    const member = event.member ? (this.#facts.get(event.member.id) ?? null) : null;
+  #input(event: EarnEvent, facts = this.#facts): EvaluationInput {
+    const member = event.member ? (facts.get(event.member.id) ?? null) : null;
     const memberUsage = member ? this.#usage.get(member.memberId) : undefined;
     // A budget not read under lock gives nothing: only the first pass may assume a full budget.
     const budgetRemaining = new Map<string, number>();
@@ -124,7 +154,7 @@ export class EarnSession {
    */
   evaluate(event: EarnEvent): Evaluation {
     const input = this.#input(event);
-    const evaluation = evaluate(input, this.#campaigns);
+    const evaluation = evaluate(input, this.#campaigns, this.#explain);
     const member = input.member;
     const local = localTime(event.occurredAt, event.timezone);
     const periods = capPeriodKeys(local);
@@ -148,10 +178,7 @@ export class EarnSession {
         this.#budgetDelta.set(campaignId, (this.#budgetDelta.get(campaignId) ?? 0) + points);
       }
     }
-    if (member && event.trigger === "purchase") {
-      member.hasPurchasedBefore = true;
-      member.recentPurchasesMs.push(event.occurredAt.getTime());
-    }
+    noteEvent(member, event);
     return evaluation;
   }
 
@@ -203,6 +230,14 @@ export class EarnSession {
       }
       this.#budgetDelta.clear();
     }
+  }
+}
+
+/** What a purchase changes in its member's facts for the next events of the session. */
+function noteEvent(member: MemberFacts | null, event: EarnEvent): void {
+  if (member && event.trigger === "purchase") {
+    member.hasPurchasedBefore = true;
+    member.recentPurchasesMs.push(event.occurredAt.getTime());
   }
 }
 

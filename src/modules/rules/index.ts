@@ -46,6 +46,7 @@ export {
   type EvalLine,
   type Evaluation,
   type EvaluationInput,
+  type Explain,
   evaluate,
   type MemberFacts,
 } from "./evaluate.ts";

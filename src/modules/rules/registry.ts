@@ -43,6 +43,8 @@ export interface EvalContext {
   /** Indexes of the lines that earn (kind product). */
   productLines: number[];
   member: MemberFacts | null;
+  /** Product lines by SKU, category and brand. */
+  lineIndex: LineIndex;
   /** The member's tags as a set (empty without a member). */
   memberTags: ReadonlySet<string>;
   attributes: Record<string, unknown>;
@@ -122,26 +124,65 @@ function memberTest(
   );
 }
 
-function lineCondition(
-  code: string,
-  description: string,
-  field: "sku" | "category" | "brand",
-  label: string,
-) {
+type LineField = "sku" | "category" | "brand";
+
+/**
+ * The product lines holding each value of a field, in line order; built once per evaluation
+ * for each field a condition asks about, so a condition is a lookup per value, not a scan.
+ */
+export class LineIndex {
+  readonly #lines: EvalLine[];
+  readonly #productLines: number[];
+  readonly #byField = new Map<LineField, Map<string, number[]>>();
+
+  constructor(lines: EvalLine[], productLines: number[]) {
+    this.#lines = lines;
+    this.#productLines = productLines;
+  }
+
+  linesWith(field: LineField, value: string): number[] | undefined {
+    let byValue = this.#byField.get(field);
+    if (!byValue) {
+      byValue = new Map();
+      for (const index of this.#productLines) {
+        const key = (this.#lines[index] as EvalLine)[field];
+        if (key === null) continue;
+        const indexes = byValue.get(key);
+        if (indexes) indexes.push(index);
+        else byValue.set(key, [index]);
+      }
+      this.#byField.set(field, byValue);
+    }
+    return byValue.get(value);
+  }
+}
+
+function lineCondition(code: string, description: string, field: LineField, label: string) {
   return define({
     code,
     description,
     scope: "lines",
     args: z.object({ values: codeList(`${label} values, any of them matches`) }).strict(),
     compile(args) {
-      const wanted = new Set(args.values);
+      const values = [...new Set(args.values)];
+      const wanted = new Set(values);
       return {
         test(context, lines) {
-          let matched: number[] | null = null;
-          for (const index of lines) {
-            const value = (context.lines[index] as EvalLine)[field];
-            if (value !== null && wanted.has(value)) (matched ??= []).push(index);
+          // Conditions narrowing lines already narrowed (rare) scan them.
+          if (lines !== context.productLines) {
+            const matched = lines.filter((index) => {
+              const value = (context.lines[index] as EvalLine)[field];
+              return value !== null && wanted.has(value);
+            });
+            return matched.length > 0 ? matched : null;
           }
+          let matched: number[] | null = null;
+          for (const value of values) {
+            const indexes = context.lineIndex.linesWith(field, value);
+            if (indexes) matched = matched ? [...matched, ...indexes] : indexes;
+          }
+          // Several values: back to line order, as the lines of the basket come.
+          if (matched && values.length > 1) matched.sort((a, b) => a - b);
           return matched;
         },
         reason: () => `no basket line with ${label} in the list`,
