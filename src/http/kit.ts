@@ -84,7 +84,14 @@ export const errorResponses = {
   500: errorBodySchema,
 } as const;
 
-export const secured = [{ bearerAuth: [] }];
+/** Program routes take an API key or a staff session cookie. */
+export const secured = [{ bearerAuth: [] }, { staffSession: [] }];
+/** Staff account routes (/v1/staff/me…) take the staff session only. */
+export const staffSecured = [{ staffSession: [] }];
+/** Member portal routes (/v1/portal/…/me…) take the member session only. */
+export const memberSecured = [{ memberSession: [] }];
+/** Routes anyone may call (sign-in, public branding): an explicit empty requirement. */
+export const unsecured: [] = [];
 
 export const idempotencyHeaders = z.object({
   "idempotency-key": z

@@ -14,11 +14,7 @@ import { InvariantError } from "../lib/assert.ts";
 import { DomainError, type ErrorCode } from "../lib/errors.ts";
 import { newId } from "../lib/ids.ts";
 import { authorize, keyCache } from "../modules/auth/index.ts";
-import {
-  assertStoreScope,
-  authenticateStaff,
-  hasSessionCookie,
-} from "../modules/staff/index.ts";
+import { assertStoreScope, authenticateStaff, hasSessionCookie } from "../modules/staff/index.ts";
 import { openApiWebhooks } from "../modules/webhooks/index.ts";
 import { type ErrorBody, httpStatusOf } from "./errors.ts";
 import type { App } from "./kit.ts";
@@ -29,15 +25,15 @@ import { registerCommunicationRoutes } from "./routes/communications.ts";
 import { registerKeyRoutes } from "./routes/keys.ts";
 import { registerLedgerRoutes } from "./routes/ledger.ts";
 import { registerMemberRoutes } from "./routes/members.ts";
+import { registerPortalRoutes } from "./routes/portal.ts";
 import { registerPrivacyRoutes } from "./routes/privacy.ts";
 import { registerProgramRoutes } from "./routes/programs.ts";
 import { registerPurchaseRoutes } from "./routes/purchases.ts";
-import { registerPortalRoutes } from "./routes/portal.ts";
-import { registerRulesRoutes } from "./routes/rules.ts";
 import { registerReferralRoutes } from "./routes/referrals.ts";
+import { registerRewardRoutes } from "./routes/rewards.ts";
+import { registerRulesRoutes } from "./routes/rules.ts";
 import { registerSimulationRoutes } from "./routes/simulation.ts";
 import { registerStaffRoutes } from "./routes/staff.ts";
-import { registerRewardRoutes } from "./routes/rewards.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
 import { registerTierRoutes } from "./routes/tiers.ts";
 import { registerWebhookRoutes } from "./routes/webhooks.ts";
@@ -77,6 +73,20 @@ export async function buildServer(ctx: Ctx): Promise<App> {
       components: {
         securitySchemes: {
           bearerAuth: { type: "http", scheme: "bearer", description: "API key (sk_…)" },
+          staffSession: {
+            type: "apiKey",
+            in: "cookie",
+            name: "setia_staff",
+            description:
+              "Staff session from /v1/staff/sign-in; unsafe methods also need x-csrf-token",
+          },
+          memberSession: {
+            type: "apiKey",
+            in: "cookie",
+            name: "setia_member",
+            description:
+              "Member session from the portal sign-in; unsafe methods also need x-csrf-token",
+          },
         },
       },
       // Event payloads as receivers of outbound webhooks get them (OpenAPI 3.1 webhooks).

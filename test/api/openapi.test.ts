@@ -92,6 +92,8 @@ describe("OpenAPI document", () => {
       (route) =>
         !route.startsWith("HEAD ") && // Fastify's automatic twins of GET routes.
         route !== "GET /openapi.json" &&
+        // Image bytes, not JSON: served to <img> tags, described in docs/web-api.md.
+        route !== "GET /v1/portal/{programId}/logo" &&
         !documented.has(route),
     );
     expect(missing).toEqual([]);
@@ -107,16 +109,30 @@ describe("OpenAPI document", () => {
     expect(without).toEqual([]);
   });
 
-  it("declares bearer security and error responses on every /v1 operation", () => {
+  it("declares security and error responses on every /v1 operation", () => {
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({
       type: "http",
       scheme: "bearer",
     });
+    expect(doc.components.securitySchemes.staffSession).toMatchObject({ in: "cookie" });
+    expect(doc.components.securitySchemes.memberSession).toMatchObject({ in: "cookie" });
     const v1 = operations().filter(({ path }) => path.startsWith("/v1/"));
     expect(v1.length).toBeGreaterThan(30);
+    const staffOnly = /^\/v1\/staff\/(me|sign-out)/;
+    const memberOnly = /^\/v1\/portal\/\{programId\}\/me/;
+    // Sign-in, invitations and the portal's public pages: an explicit empty requirement.
+    const open =
+      /^\/v1\/(staff\/(sign-in|invitations\/(accept|\{token\}))|portal\/\{programId\}\/(branding|sign-in|enrol))/;
     for (const { method, path, operation } of v1) {
       const where = `${method} ${path}`;
-      expect(operation.security, where).toEqual([{ bearerAuth: [] }]);
+      const expected = staffOnly.test(path)
+        ? [{ staffSession: [] }]
+        : memberOnly.test(path)
+          ? [{ memberSession: [] }]
+          : open.test(path)
+            ? []
+            : [{ bearerAuth: [] }, { staffSession: [] }];
+      expect(operation.security, where).toEqual(expected);
       for (const status of ["400", "401", "403", "404", "409", "422", "500"]) {
         const schema = operation.responses[status]?.content?.["application/json"]?.schema;
         expect(schema, `${where} ${status}`).toEqual({ $ref: "#/components/schemas/Error" });

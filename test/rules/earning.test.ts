@@ -418,6 +418,51 @@ describe("earning with campaigns over HTTP", () => {
     expect(points).toEqual([110, 10]);
   });
 
+  it("a campaign that only an earlier purchase of the batch makes match still reads its caps and budget", async () => {
+    const p = await api.program();
+    const m = await api.member(p);
+    // The second visit matches only once the first purchase of the same batch is counted.
+    await createCampaign(
+      api,
+      p,
+      campaignBody(
+        [
+          {
+            conditions: [{ type: "nth_visit", args: { n: 2, windowDays: 30, mode: "at_least" } }],
+            actions: [{ type: "fixed_bonus", args: { points: 40 } }],
+          },
+        ],
+        { caps: { perMemberPerCampaign: 60 }, budgetPoints: 1000 },
+      ),
+    );
+    const at = api.clock.now().toISOString();
+    const batch = (ids: number[]) =>
+      api.call("POST", `${base(p)}/transactions/batch`, {
+        body: {
+          transactions: ids.map((index) => ({
+            externalId: `V-${index}`,
+            storeId: "S1",
+            channel: "pos",
+            occurredAt: at,
+            currency: "IDR",
+            total: "100000",
+            member: { id: m },
+          })),
+        },
+      });
+    const points = async (ids: number[]) => {
+      const response = await batch(ids);
+      expect(response.status).toBe(200);
+      return (response.body.results as Json[]).map((item) => (item.result as Json).pointsEarned);
+    };
+    // 40 from the budget on the second visit, then the cap of 60 leaves 20, then nothing.
+    expect(await points([1, 2])).toEqual([10, 50]);
+    expect(await points([3, 4])).toEqual([30, 10]);
+    const campaigns = await api.call("GET", `${base(p)}/campaigns`);
+    expect((campaigns.body.data as Json[])[0]?.budgetUsedPoints).toBe(60);
+    await expectLedgerOk(api, p);
+  });
+
   it("preview writes nothing and gives what the purchase then earns; member-less mode too", async () => {
     const p = await api.program();
     const m = await api.member(p);

@@ -48,10 +48,12 @@ import {
   decodeCursor,
   errorResponses,
   idempotencyHeaders,
+  memberSecured,
   page,
   pageOf,
   pageQuery,
   programParams,
+  unsecured,
 } from "../kit.ts";
 import { balanceOf } from "./members.ts";
 
@@ -115,6 +117,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "The program's name, logo, colours, tone and locale for its pages",
         tags,
+        security: unsecured,
         params: programParams,
         response: { 200: brandingSchema, ...errorResponses },
       },
@@ -144,6 +147,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Send a 6-digit sign-in code (same answer whether or not the member exists)",
         tags,
+        security: unsecured,
         params: programParams,
         body: identifierSchema,
         response: { 202: codeSent, ...errorResponses },
@@ -164,6 +168,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Check the code and start a member session (cookie)",
         tags,
+        security: unsecured,
         params: programParams,
         body: verifySchema,
         response: { 200: memberWithCsrf, ...errorResponses },
@@ -187,6 +192,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Join the program with consent; then a sign-in code is sent as for sign-in/start",
         tags,
+        security: unsecured,
         params: programParams,
         body: portalEnrolSchema,
         response: { 202: codeSent, ...errorResponses },
@@ -230,6 +236,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "The signed-in member",
         tags,
+        security: memberSecured,
         params: programParams,
         response: { 200: memberWithCsrf, ...errorResponses },
       },
@@ -251,6 +258,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Update the member's own profile and marketing consents",
         tags,
+        security: memberSecured,
         params: programParams,
         body: profileUpdateSchema,
         response: { 200: z.object({ member: memberSchema }), ...errorResponses },
@@ -273,6 +281,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "The member's card: number, QR payload, and the QR as SVG and data URL",
         tags,
+        security: memberSecured,
         params: programParams,
         response: {
           200: z.object({
@@ -307,6 +316,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: `Balance with pending points and what expires within ${expiringSoonDays} days`,
         tags,
+        security: memberSecured,
         params: programParams,
         response: {
           200: z.object({
@@ -345,6 +355,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "The member's points history, newest first",
         tags,
+        security: memberSecured,
         params: programParams,
         querystring: pageQuery,
         response: { 200: pageOf(z.any()), ...errorResponses },
@@ -371,6 +382,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "The member's tier and progress to the next (404 when the program has no tiers)",
         tags,
+        security: memberSecured,
         params: programParams,
         response: { 200: z.any(), ...errorResponses },
       },
@@ -389,6 +401,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Rewards the member can take now, affordable first",
         tags,
+        security: memberSecured,
         params: programParams,
         response: { 200: z.object({ data: z.array(z.any()) }), ...errorResponses },
       },
@@ -422,6 +435,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Redeem a reward for points; a voucher when the reward gives one",
         tags,
+        security: memberSecured,
         params: programParams.extend({ rewardId: z.string().max(64) }),
         headers: idempotencyHeaders,
         response: { 201: z.any(), ...errorResponses },
@@ -462,6 +476,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "The member's vouchers, each with its code as a QR data URL",
         tags,
+        security: memberSecured,
         params: programParams,
         querystring: pageQuery,
         response: {
@@ -496,6 +511,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "The member's referral code and link",
         tags,
+        security: memberSecured,
         params: programParams,
         response: { 200: memberReferralSchema, ...errorResponses },
       },
@@ -514,6 +530,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Download everything the program holds about the member (JSON)",
         tags,
+        security: memberSecured,
         params: programParams,
         response: { 200: z.any(), ...errorResponses },
       },
@@ -534,6 +551,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "End the member session",
         tags,
+        security: memberSecured,
         params: programParams,
         response: { 204: z.null(), ...errorResponses },
       },

@@ -43,7 +43,14 @@ import {
   updateBranding,
   updateMembership,
 } from "../../modules/staff/index.ts";
-import { type App, errorResponses, programParams, secured } from "../kit.ts";
+import {
+  type App,
+  errorResponses,
+  programParams,
+  secured,
+  staffSecured,
+  unsecured,
+} from "../kit.ts";
 
 const staffParams = programParams.extend({ staffId: z.string().max(64) });
 const signedIn = z.object({
@@ -128,6 +135,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "What an invitation is for (to show before accepting it)",
         tags,
+        security: unsecured,
         params: z.object({ token: z.string().max(200) }),
         response: {
           200: z.object({
@@ -150,6 +158,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Accept an invitation with a password (new account) or the current password",
         tags,
+        security: unsecured,
         body: invitationAcceptSchema,
         response: { 201: z.object({ staff: staffSchema }), ...errorResponses },
       },
@@ -168,6 +177,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Password step of staff sign-in; sets the session cookie",
         tags,
+        security: unsecured,
         body: signInSchema,
         response: {
           200: z.union([
@@ -196,6 +206,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Second step: a TOTP code or a recovery code; the session id is replaced",
         tags,
+        security: unsecured,
         body: secondFactorSchema,
         response: { 200: signedIn, ...errorResponses },
       },
@@ -217,6 +228,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "The signed-in staff account, its roles, and the session's CSRF token",
         tags,
+        security: staffSecured,
         response: {
           200: z.object({ staff: staffSchema, csrfToken: z.string() }),
           ...errorResponses,
@@ -239,6 +251,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Start two-factor enrolment: a secret, its otpauth URI and a QR code",
         tags,
+        security: staffSecured,
         response: {
           200: z.object({ secret: z.string(), otpauthUri: z.string(), qrDataUrl: z.string() }),
           ...errorResponses,
@@ -258,6 +271,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Confirm enrolment with a code: ten recovery codes (shown once); new session id",
         tags,
+        security: staffSecured,
         body: z.object({ code: z.string().regex(/^\d{6}$/) }).strict(),
         response: {
           200: z.object({ recoveryCodes: z.array(z.string()), csrfToken: z.string() }),
@@ -283,6 +297,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "Change the password; the account's other sessions end",
         tags,
+        security: staffSecured,
         body: passwordChangeSchema,
         response: { 204: z.null(), ...errorResponses },
       },
@@ -298,7 +313,12 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
     "/v1/staff/sign-out",
     {
       config: { access: "public" },
-      schema: { summary: "End this session", tags, response: { 204: z.null(), ...errorResponses } },
+      schema: {
+        summary: "End this session",
+        tags,
+        security: staffSecured,
+        response: { 204: z.null(), ...errorResponses },
+      },
     },
     async (request, reply) => {
       const { session } = await requireStaffSession(ctx, request, "full").catch(() =>
@@ -317,6 +337,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       schema: {
         summary: "End every session of this account",
         tags,
+        security: staffSecured,
         response: { 204: z.null(), ...errorResponses },
       },
     },
