@@ -116,8 +116,8 @@ function worstCaseBodies(): Record<string, unknown>[] {
 }
 
 /**
- * Realistic: ten campaigns each on categories (weekdays or weekends), stores (lunch or evening
- * hours), brands (two units or more), tiers on a category, and single SKUs.
+ * Realistic: ten campaigns each on categories (weekdays or weekends), stores (weekdays or
+ * weekends, opening hours), brands (two units or more), tiers on a category, and single SKUs.
  */
 function realisticBodies(): Record<string, unknown>[] {
   return Array.from({ length: 50 }, (_, index) => {
@@ -136,10 +136,8 @@ function realisticBodies(): Record<string, unknown>[] {
       {
         conditions: [
           { type: "store", args: { storeIds: [store(slot * 2), store(slot * 2 + 1)] } },
-          {
-            type: "time_of_day",
-            args: slot % 2 === 0 ? { from: "11:00", to: "14:00" } : { from: "17:00", to: "21:00" },
-          },
+          { type: "day_of_week", args: { days: slot % 2 === 0 ? weekend : weekdays } },
+          { type: "time_of_day", args: { from: "08:00", to: "22:00" } },
         ],
         actions: [{ type: "multiplier", args: { percent: 200 } }],
       },
@@ -255,8 +253,9 @@ function realisticInputs(): (at: Date) => EvaluationInput {
     const lines: EvalLine[] = Array.from({ length: 10 }, (_, index) => ({
       lineNo: index + 1,
       sku: random() < 0.3 ? pick(skus) : `SKU-${Math.floor(random() * 400)}`,
-      category: pick(categories),
-      brand: random() < 0.5 ? pick(brands) : null,
+      // Most lines are everyday goods: a basket holds three or four categories.
+      category: random() < 0.8 ? pick(categories.slice(0, 3)) : pick(categories),
+      brand: random() < 0.3 ? pick(brands) : null,
       kind: "product",
       quantityMilli: 1000 * (1 + Math.floor(random() * 3)),
       amountMinor: 100_000 * (5 + Math.floor(random() * 200)),

@@ -133,7 +133,12 @@ export function compileCampaigns(records: CampaignRecord[]): CompiledCampaign[] 
             conditions: rule.conditions
               .map((condition, index) => {
                 const type = lookup(conditionTypes, condition.type);
-                return { index, type, args: condition.args, shared: sharedTest(type, condition.args) };
+                return {
+                  index,
+                  type,
+                  args: condition.args,
+                  shared: sharedTest(type, condition.args),
+                };
               })
               .sort((a, b) => rank(a.type) - rank(b.type) || a.index - b.index),
             actions: rule.actions.map((action) =>
@@ -273,8 +278,9 @@ interface Working {
 
 /**
  * How much of the campaigns' reasoning an evaluation returns: "full" lists every campaign with a
- * rule for the event, including which condition failed (previews, explain=full); "matched" lists
- * only the campaigns that matched (the earn path), which spares building failure texts.
+ * rule for the event, with each rule's outcome and which condition failed (previews); "matched"
+ * lists only the campaigns that matched, without per-rule outcomes (the earn path, which stores
+ * only the breakdown), so no failure text is built.
  */
 export type Explain = "full" | "matched";
 
@@ -487,7 +493,8 @@ class Runner {
       pointsBeforeCaps: 0,
       points: 0,
       capped: [],
-      rules: reason === scheduleReason ? [] : this.#ruleOutcomes(campaign, matched),
+      rules:
+        reason === scheduleReason || !this.#explainAll ? [] : this.#ruleOutcomes(campaign, matched),
     } satisfies CampaignOutcome;
   }
 

@@ -541,7 +541,10 @@ export function spreadInto(
   for (const index of indexes) total += weights[index] as number;
   if (total <= 0) return;
   for (const index of indexes) {
-    const share = mulDiv(points, weights[index] as number, total);
+    // A line without weight gets no share: skip the division.
+    const weight = weights[index] as number;
+    if (weight <= 0) continue;
+    const share = mulDiv(points, weight, total);
     if (share > 0) into[index] = (into[index] as number) + share;
   }
 }
@@ -570,7 +573,7 @@ const actionList = [
       const per = moneyOf(args.per);
       const basket = args.scope === "basket";
       return {
-          apply(context, lines, _basePoints, weights) {
+        apply(context, lines, _basePoints, weights) {
           const scopeLines = basket ? context.productLines : lines;
           let amount = context.earnableMinor;
           if (!basket) {
