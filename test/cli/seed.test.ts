@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type DemoSummary, demoProgramName, seedDemo } from "../../src/cli/seed.ts";
 import type { Ctx } from "../../src/context.ts";
 import { verifyLedger } from "../../src/modules/ledger/index.ts";
+import { listMembers, type MemberView } from "../../src/modules/members/index.ts";
 import { createTestContext, type TestContext } from "../harness.ts";
 
 const members = 60;
@@ -14,23 +15,43 @@ const seedTimeoutMs = 180_000;
  * clock, but members, receipts, baskets and refunds must not.
  */
 async function contentHash(ctx: Ctx, programId: string): Promise<string> {
-  const rows = await sql<{ row: string }>`
-    select concat_ws('|', 'purchase', t.store_id, t.external_id, t.channel, t.total_minor,
-        t.refunded_minor, m.phone_e164,
+  // Personal data is stored encrypted (random IVs), so it is read decrypted through members.
+  const views: MemberView[] = [];
+  for (let after: string | undefined; ; ) {
+    const page = await listMembers(ctx, programId, { limit: 500, after });
+    views.push(...page);
+    if (page.length < 500) break;
+    after = page.at(-1)?.id;
+  }
+  const phones = new Map(views.map((member) => [member.id, member.phone ?? ""]));
+  const rows = await sql<{ row: string; member_id: string | null }>`
+    select t.member_id, concat_ws('|', 'purchase', t.store_id, t.external_id, t.channel,
+        t.total_minor, t.refunded_minor,
         (select string_agg(concat_ws(':', l.sku, l.quantity, l.unit_price_minor,
             l.refunded_quantity), ',' order by l.line_no)
           from transaction_lines l where l.transaction_id = t.id)) as row
-      from transactions t left join members m on m.id = t.member_id
+      from transactions t
       where t.program_id = ${programId}
     union all
-    select concat_ws('|', 'refund', r.store_id, r.external_id, r.amount_minor, t.external_id)
+    select null, concat_ws('|', 'refund', r.store_id, r.external_id, r.amount_minor, t.external_id)
       from refunds r join transactions t on t.id = r.transaction_id
-      where r.program_id = ${programId}
-    union all
-    select concat_ws('|', 'member', phone_e164, email, name, city, gender, age_band,
-        enrolled_channel, enrolled_store_id)
-      from members where program_id = ${programId}`.execute(ctx.db.kysely);
-  const sorted = rows.rows.map((row) => row.row).sort();
+      where r.program_id = ${programId}`.execute(ctx.db.kysely);
+  const sorted = [
+    ...rows.rows.map((row) => `${row.row}|${phones.get(row.member_id ?? "") ?? ""}`),
+    ...views.map((member) =>
+      [
+        "member",
+        member.phone,
+        member.email,
+        member.name,
+        member.city,
+        member.gender,
+        member.ageBand,
+        member.enrolledChannel,
+        member.enrolledStoreId,
+      ].join("|"),
+    ),
+  ].sort();
   return createHash("sha256").update(sorted.join("\n")).digest("hex");
 }
 

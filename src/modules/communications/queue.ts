@@ -6,7 +6,7 @@ import type { Queryable, Tx } from "../../db/client.ts";
 import { DomainError } from "../../lib/errors.ts";
 import { idPrefixes, newId } from "../../lib/ids.ts";
 import { readBalance } from "../ledger/index.ts";
-import { findMemberRow, type MemberView, toView } from "../members/index.ts";
+import { findMemberRow, findMemberRows, type MemberView, toView } from "../members/index.ts";
 import { getProgram, type Program } from "../programs/index.ts";
 import {
   closeTransports,
@@ -190,7 +190,10 @@ async function claim(
     await sql`select pg_advisory_xact_lock(hashtext(${`comm:${memberId}`}))`.execute(tx);
   }
   const scope = new ClaimScope(ctx, tx);
+  await scope.readMembers(rows);
   const ready: Claimed[] = [];
+  // Messages that end here (failed, suppressed) are closed set-wise: one update per outcome.
+  const closed = new Map<string, { state: MessageState; reason: string; ids: string[] }>();
   for (const row of rows) {
     const decision = await scope.decide(row, now);
     const base = { updated_at: now, reason: null as string | null };
@@ -228,24 +231,28 @@ async function claim(
         .execute();
     } else {
       report[decision.kind === "fail" ? "failed" : "suppressed"]++;
-      await tx
-        .updateTable("comm_messages")
-        .set({
-          ...base,
-          state: decision.kind === "fail" ? "failed" : "suppressed",
-          reason: decision.reason,
-          secret: null,
-        })
-        .where("id", "=", row.id)
-        .execute();
+      const state = decision.kind === "fail" ? "failed" : "suppressed";
+      const key = `${state} ${decision.reason}`;
+      const group = closed.get(key) ?? { state, reason: decision.reason, ids: [] };
+      group.ids.push(row.id);
+      closed.set(key, group);
     }
+  }
+  for (const { state, reason, ids } of closed.values()) {
+    await tx
+      .updateTable("comm_messages")
+      .set({ updated_at: now, state, reason, secret: null })
+      .where("id", "in", ids)
+      .execute();
   }
   return { seen: rows.length, ready };
 }
 
-/** Program, settings and subscriptions read once per claim transaction. */
+/** Program, settings, members and subscriptions read once per claim transaction. */
 class ClaimScope {
   readonly #programs = new Map<string, { program: Program; settings: CommSettings }>();
+  /** Members of the claimed messages by "programId memberId"; null when not found. */
+  readonly #members = new Map<string, MemberView | null>();
   constructor(
     readonly ctx: Ctx,
     readonly tx: Tx,
@@ -263,15 +270,35 @@ class ClaimScope {
     return hit;
   }
 
+  /** Reads the members of a claimed batch in one query per program, not one per message. */
+  async readMembers(rows: MessageRow[]): Promise<void> {
+    const byProgram = new Map<string, Set<string>>();
+    for (const row of rows) {
+      const ids = byProgram.get(row.program_id) ?? new Set();
+      byProgram.set(row.program_id, ids.add(row.member_id));
+    }
+    for (const [programId, ids] of byProgram) {
+      const wanted = [...ids];
+      const found = await findMemberRows(
+        this.tx,
+        programId,
+        wanted.map((id) => ({ id })),
+      );
+      wanted.forEach((id, index) => {
+        const member = found[index];
+        this.#members.set(
+          `${programId} ${id}`,
+          member === undefined || member instanceof DomainError ? null : toView(member),
+        );
+      });
+    }
+  }
+
   async decide(row: MessageRow, now: Date): Promise<Decision> {
     const { program, settings } = await this.program(row.program_id);
-    let member: MemberView;
-    try {
-      member = toView(await findMemberRow(this.tx, row.program_id, { id: row.member_id }));
-    } catch (error) {
-      if (error instanceof DomainError) return { kind: "suppress", reason: "member_not_found" };
-      throw error;
-    }
+    // Read by readMembers for the whole claimed batch.
+    const member = this.#members.get(`${row.program_id} ${row.member_id}`) ?? null;
+    if (member === null) return { kind: "suppress", reason: "member_not_found" };
     const security = row.category === "security";
     if (!security) {
       if (member.status !== "active")
