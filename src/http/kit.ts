@@ -85,7 +85,7 @@ export const errorResponses = {
 } as const;
 
 /** Program routes take an API key or a staff session cookie. */
-export const secured = [{ bearerAuth: [] }, { staffSession: [] }];
+export const secured: Record<string, string[]>[] = [{ bearerAuth: [] }, { staffSession: [] }];
 /** Staff account routes (/v1/staff/me…) take the staff session only. */
 export const staffSecured = [{ staffSession: [] }];
 /** Member portal routes (/v1/portal/…/me…) take the member session only. */

@@ -914,23 +914,19 @@ async function runScenario(
   }
 }
 
-/** Test teardown only: removes every row of one program, so a failed run cannot leak into others. */
+/**
+ * Test teardown only: removes every row of one program from every table that has a program_id
+ * (modules add tables), so a failed run cannot leak into others. Foreign keys are not enforced
+ * for this one transaction, so the order of tables does not matter.
+ */
 async function purgeProgram(ctx: Ctx, programId: string): Promise<void> {
   await ctx.db.transaction(async (tx) => {
-    for (const table of [
-      "lot_movements",
-      "postings",
-      "holds",
-      "point_lots",
-      "refunds",
-      "transaction_lines",
-      "transactions",
-      "journal_entries",
-      "member_balances",
-      "members",
-      "outbox_events",
-    ] as const) {
-      await tx.deleteFrom(table).where("program_id", "=", programId).execute();
+    await sql`set local session_replication_role = replica`.execute(tx);
+    const { rows } = await sql<{ table_name: string }>`
+      select table_name from information_schema.columns
+      where column_name = 'program_id' and table_schema = current_schema()`.execute(tx);
+    for (const { table_name } of rows) {
+      await sql`delete from ${sql.table(table_name)} where program_id = ${programId}`.execute(tx);
     }
     await tx.deleteFrom("programs").where("id", "=", programId).execute();
   });

@@ -171,6 +171,8 @@ export class Scenario {
         budgetRemaining: this.#budgets,
       },
       this.campaigns,
+      // The report needs points and usage, not the reasons of campaigns that did not match.
+      "matched",
     );
     this.#record(purchase, state, evaluation);
     const reversed = reversedPoints(evaluation.points, purchase);
