@@ -36,11 +36,9 @@ describe.runIf(onPostgres)("message workers in several processes at once", () =>
     }
     // Welcome (service) and birthday (marketing) for each member; four workers race for them.
     // Each worker's outbox consumer waits out gaps as in production (commits may be in flight).
-    const reports = await Promise.all(
-      [0, 1, 2, 3].map(() => runCommunicationsOnce(api.ctx, { outboxHoleGraceMs: 0 })),
-    );
+    const reports = await Promise.all([0, 1, 2, 3].map(() => runCommunicationsOnce(api.ctx)));
     // A worker that lost the race for the cursor or the scans may leave work for a later pass.
-    await runCommunicationsOnce(api.ctx, { outboxHoleGraceMs: 0 });
+    await runCommunicationsOnce(api.ctx);
     const sentByWorkers = reports.reduce((sum, report) => sum + report.messages.sent, 0);
     expect(sentByWorkers).toBeLessThanOrEqual(smtp.mails.length);
 
@@ -62,7 +60,7 @@ describe.runIf(onPostgres)("message workers in several processes at once", () =>
       email: "capped@example.com",
       consents: { terms: true, marketing: { email: true } },
     });
-    await runCommunicationsOnce(api.ctx, { outboxHoleGraceMs: 0 }); // the welcome
+    await runCommunicationsOnce(api.ctx); // the welcome
     // Three marketing messages due at once for one member (cap 1), raced by four workers.
     await api.ctx.db.kysely
       .insertInto("comm_messages")

@@ -79,7 +79,7 @@ export async function startReceiver(
 
 /** One worker pass; tests run sequentially, so outbox gaps are rollbacks, not commits in flight. */
 export function runMessages(api: TestApi) {
-  return runCommunicationsOnce(api.ctx, { outboxHoleGraceMs: 0 });
+  return runCommunicationsOnce(api.ctx);
 }
 
 /** The documented provider signature, computed here independently of the server's code. */

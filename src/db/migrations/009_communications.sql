@@ -69,15 +69,16 @@ create index comm_messages_due on comm_messages (next_attempt_at)
 create index comm_messages_member on comm_messages (member_id, id);
 create index comm_messages_program on comm_messages (program_id, id);
 
--- Where the communications consumer is in the outbox; starts at the current end so a deployment
--- that adds this module does not message members about old events.
+-- Where the communications consumer is in the outbox: (writing transaction, seq) of the last
+-- event taken, read as webhooks read it (outbox readCommittedEvents). Starts at the current end so
+-- a deployment that adds this module does not message members about old events.
 create table comm_outbox_cursor (
   name text primary key,
-  seq bigint not null,
-  hole_seen_at timestamptz
+  txid xid8 not null,
+  seq bigint not null
 );
-insert into comm_outbox_cursor (name, seq)
-  select 'communications', coalesce(max(seq), 0) from outbox_events;
+insert into comm_outbox_cursor (name, txid, seq)
+  select 'communications', coalesce(max(txid), '0'::xid8), coalesce(max(seq), 0) from outbox_events;
 
 -- Last local day a daily scan (birthday, expiring points, win-back) finished for a program.
 create table comm_scans (

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Ctx } from "../../context.ts";
 import type { Tx } from "../../db/client.ts";
+import { commitHorizon } from "../../db/horizon.ts";
 import { contentHash, genesisHash, loadContents, recordHash, refKey } from "./content.ts";
 import { publicKeyOf, signCheckpoint } from "./signing.ts";
 import type { AuditChainTable, ChainSource } from "./tables.ts";
@@ -44,7 +45,7 @@ async function pendingOf(tx: Tx, source: ChainSource, limit: number): Promise<Pe
   const after = last ? sql`and (xact_id, id) > (${last.xact_id}::xid8, ${last.source_id})` : sql``;
   const { rows } = await sql<{ id: string; program_id: string | null; xact_id: string }>`
     select id, program_id, xact_id::text as xact_id from ${table}
-    where xact_id < pg_snapshot_xmin(pg_current_snapshot()) ${after}
+    where xact_id < ${commitHorizon} ${after}
     order by xact_id, id limit ${limit}`.execute(tx);
   return rows.map((row) => ({
     source,

@@ -38,16 +38,13 @@ export interface CommunicationsReport {
  * One pass: queue messages for new outbox events, run the daily scans that are due, send what is
  * due. Safe in several processes at once (cursor and queue rows are claimed with SKIP LOCKED).
  */
-export async function runCommunicationsOnce(
-  ctx: Ctx,
-  options: { outboxHoleGraceMs?: number } = {},
-): Promise<CommunicationsReport> {
+export async function runCommunicationsOnce(ctx: Ctx): Promise<CommunicationsReport> {
   const report: CommunicationsReport = {
     events: { eventsRead: 0, queued: 0 },
     scans: { programs: 0, queued: 0 },
     messages: { sent: 0, failed: 0, retried: 0, deferred: 0, suppressed: 0 },
   };
-  await consumeOutbox(ctx, report.events, options.outboxHoleGraceMs);
+  await consumeOutbox(ctx, report.events);
   await runDailyScans(ctx, report.scans);
   await deliverDue(ctx, report.messages);
   return report;

@@ -74,8 +74,8 @@ export interface CommMessagesTable {
 
 export interface CommOutboxCursorTable {
   name: string;
+  txid: string;
   seq: number;
-  hole_seen_at: Date | null;
 }
 
 export interface CommScansTable {

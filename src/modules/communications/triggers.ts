@@ -1,8 +1,10 @@
+import { sql } from "kysely";
 import type { Ctx } from "../../context.ts";
 import type { Tx } from "../../db/client.ts";
 import { DomainError } from "../../lib/errors.ts";
 import { expiringLotBatches, inactiveMembers } from "../ledger/index.ts";
 import { listMembers } from "../members/index.ts";
+import { type CommittedEvent, readCommittedEvents } from "../outbox/index.ts";
 import { getProgram, listPrograms, type ProgramView } from "../programs/index.ts";
 import { findReward } from "../rewards/index.ts";
 import { loadLadder } from "../tiers/index.ts";
@@ -14,22 +16,10 @@ import { localDay, localDayStart } from "./time.ts";
 /** Outbox events read per consumer transaction, and transactions per pass. */
 export const eventBatchMax = 200;
 const eventRoundsMax = 25;
-/**
- * A gap in the outbox sequence is a transaction still in flight (or one that rolled back). The
- * consumer waits this long for it before moving past, so a late commit is not skipped.
- */
-export const outboxHoleGraceMs = 10_000;
 const cursorName = "communications";
 const scanPageMax = 200;
 
-interface OutboxRow {
-  seq: number;
-  id: string;
-  program_id: string | null;
-  type: string;
-  payload: unknown;
-  created_at: Date;
-}
+type OutboxRow = CommittedEvent;
 
 type EventTrigger = { trigger: Trigger; memberId: string; variables: MessageVariables };
 
@@ -153,23 +143,14 @@ export interface ConsumeReport {
  * call for, in the transaction that moves the cursor: each event is handled exactly once. The
  * cursor row is taken with SKIP LOCKED, so a second process simply leaves the work to the first.
  */
-export async function consumeOutbox(
-  ctx: Ctx,
-  report: ConsumeReport,
-  holeGraceMs = outboxHoleGraceMs,
-): Promise<void> {
+export async function consumeOutbox(ctx: Ctx, report: ConsumeReport): Promise<void> {
   for (let round = 0; round < eventRoundsMax; round++) {
-    const more = await ctx.db.transaction((tx) => consumeBatch(ctx, tx, report, holeGraceMs));
+    const more = await ctx.db.transaction((tx) => consumeBatch(ctx, tx, report));
     if (!more) return;
   }
 }
 
-async function consumeBatch(
-  ctx: Ctx,
-  tx: Tx,
-  report: ConsumeReport,
-  holeGraceMs: number,
-): Promise<boolean> {
+async function consumeBatch(ctx: Ctx, tx: Tx, report: ConsumeReport): Promise<boolean> {
   const now = ctx.clock.now();
   const cursor = await tx
     .selectFrom("comm_outbox_cursor")
@@ -179,25 +160,11 @@ async function consumeBatch(
     .skipLocked()
     .executeTakeFirst();
   if (!cursor) return false;
-  const rows = (await tx
-    .selectFrom("outbox_events")
-    .selectAll()
-    .where("seq", ">", cursor.seq)
-    .orderBy("seq")
-    .limit(eventBatchMax)
-    .execute()) as OutboxRow[];
-  let last = Number(cursor.seq);
-  let holeSeenAt = cursor.hole_seen_at;
-  const taken: OutboxRow[] = [];
-  for (const row of rows) {
-    if (row.seq !== last + 1) {
-      holeSeenAt ??= now;
-      if (now.getTime() - holeSeenAt.getTime() < holeGraceMs) break;
-    }
-    holeSeenAt = null;
-    taken.push(row);
-    last = row.seq;
-  }
+  const taken = await readCommittedEvents(
+    tx,
+    { txid: cursor.txid, seq: Number(cursor.seq) },
+    eventBatchMax,
+  );
   const settingsOf = new Map<string, CommSettings>();
   const messages: NewMessage[] = [];
   for (const row of taken) {
@@ -221,9 +188,11 @@ async function consumeBatch(
   }
   report.eventsRead += taken.length;
   report.queued += (await enqueue(tx, now, messages)).length;
+  const last = taken.at(-1);
+  if (!last) return false;
   await tx
     .updateTable("comm_outbox_cursor")
-    .set({ seq: last, hole_seen_at: holeSeenAt })
+    .set({ txid: sql`${last.txid}::xid8`, seq: last.seq })
     .where("name", "=", cursorName)
     .execute();
   return taken.length === eventBatchMax;

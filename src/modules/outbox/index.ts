@@ -1,5 +1,7 @@
+import { sql } from "kysely";
 import { WriteBatch } from "../../db/batch.ts";
 import type { Tx } from "../../db/client.ts";
+import { commitHorizon } from "../../db/horizon.ts";
 import { newId } from "../../lib/ids.ts";
 
 export interface DomainEvent {
@@ -42,4 +44,39 @@ export async function listEvents(
     .orderBy("seq")
     .limit(limit)
     .execute();
+}
+
+/** Where a consumer stands in the outbox: the (writing transaction, seq) of the last event it took. */
+export interface OutboxPosition {
+  txid: string;
+  seq: number;
+}
+
+export interface CommittedEvent extends OutboxPosition {
+  id: string;
+  program_id: string | null;
+  type: string;
+  payload: unknown;
+  created_at: Date;
+}
+
+/**
+ * Events after a consumer's position, in (transaction id, seq) order, written only by transactions
+ * older than every one still running: an event that commits late is read later, never skipped.
+ * Each consumer (webhooks, communications) keeps its own position.
+ */
+export async function readCommittedEvents(
+  tx: Tx,
+  after: OutboxPosition,
+  limit: number,
+): Promise<CommittedEvent[]> {
+  const { rows } = await sql<CommittedEvent>`
+    select seq, txid::text as txid, id, program_id, type, payload, created_at
+    from outbox_events
+    where txid is not null
+      and (txid, seq) > (${after.txid}::xid8, ${after.seq}::bigint)
+      and txid < ${commitHorizon}
+    order by txid, seq
+    limit ${limit}`.execute(tx);
+  return rows.map((row) => ({ ...row, seq: Number(row.seq) }));
 }

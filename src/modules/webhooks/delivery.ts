@@ -6,6 +6,7 @@ import type { Ctx } from "../../context.ts";
 import type { Queryable, Tx } from "../../db/client.ts";
 import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
+import { type CommittedEvent, readCommittedEvents } from "../outbox/index.ts";
 import type { AddressPolicy } from "./address.ts";
 import { disableGoneEndpoint, matchesFilters } from "./endpoints.ts";
 import { send } from "./send.ts";
@@ -72,30 +73,7 @@ function messageBody(event: {
   });
 }
 
-interface OutboxRow {
-  seq: number;
-  txid: string;
-  id: string;
-  program_id: string | null;
-  type: string;
-  payload: unknown;
-  created_at: Date;
-}
-
-/**
- * The lowest transaction id that may still commit outbox events: the oldest transaction in
- * progress, leaving out those that pg_stat_activity shows in other databases of the cluster (they
- * cannot write this outbox; one that cannot be told apart counts as ours). With none in progress,
- * every committed event is below the snapshot's xmax.
- */
-const horizon = sql`
-  select coalesce(
-    (select min(running) from pg_snapshot_xip(s.snapshot) as running
-     where xid(running) not in (
-       select backend_xid from pg_stat_activity
-       where backend_xid is not null and datname is distinct from current_database())),
-    pg_snapshot_xmax(s.snapshot)) as xid
-  from (select pg_current_snapshot() as snapshot) as s`;
+type OutboxRow = CommittedEvent;
 
 /**
  * Turns new outbox events into one message per matching endpoint. Events are read in the order
@@ -113,21 +91,13 @@ export async function fanOut(ctx: Ctx): Promise<number> {
         for update skip locked`.execute(tx);
       const at = cursor.rows[0];
       if (!at) return { events: 0, messages: 0 };
-      const events = await sql<OutboxRow>`
-        with horizon as (${horizon})
-        select seq, txid::text as txid, id, program_id, type, payload, created_at
-        from outbox_events, horizon
-        where txid is not null
-          and (txid, seq) > (${at.txid}::xid8, ${at.seq}::bigint)
-          and txid < horizon.xid
-        order by txid, seq
-        limit ${fanoutBatchSizeMax}`.execute(tx);
-      const last = events.rows.at(-1);
+      const events = await readCommittedEvents(tx, at, fanoutBatchSizeMax);
+      const last = events.at(-1);
       if (!last) return { events: 0, messages: 0 };
-      const messages = await queueMessages(tx, ctx.clock.now(), events.rows);
+      const messages = await queueMessages(tx, ctx.clock.now(), events);
       await sql`update webhook_fanout_cursor set txid = ${last.txid}::xid8, seq = ${last.seq}
         where id = 1`.execute(tx);
-      return { events: events.rows.length, messages };
+      return { events: events.length, messages };
     });
     created += step.messages;
     if (step.events < fanoutBatchSizeMax) return created;
