@@ -99,7 +99,9 @@ program
   .description("staff accounts")
   .command("create-owner")
   .requiredOption("--email <email>", "the owner's email")
-  .description("invite a deployment owner; prints the one-time link (also emailed when SMTP is set)")
+  .description(
+    "invite a deployment owner; prints the one-time link (also emailed when SMTP is set)",
+  )
   .action((options: { email: string }) =>
     withCtx(async (ctx) =>
       print(

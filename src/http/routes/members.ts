@@ -79,7 +79,12 @@ export function registerMemberRoutes(app: App, ctx: Ctx): void {
     },
     async (request, reply) =>
       write(ctx, request, reply, 201, async (tx) => {
-        const member = await enrolMember(tx, ctx.clock.now(), request.params.programId, request.body);
+        const member = await enrolMember(
+          tx,
+          ctx.clock.now(),
+          request.params.programId,
+          request.body,
+        );
         // The referral is judged in the same transaction; a bad code never refuses the member.
         await attachReferral(tx, ctx.clock.now(), request.params.programId, member, request.body);
         // Signup bonus campaigns, when the program runs one.

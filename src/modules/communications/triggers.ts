@@ -4,7 +4,7 @@ import type { Tx } from "../../db/client.ts";
 import { DomainError } from "../../lib/errors.ts";
 import { expiringLotBatches, inactiveMembers } from "../ledger/index.ts";
 import { listMembers } from "../members/index.ts";
-import { type CommittedEvent, readCommittedEvents } from "../outbox/index.ts";
+import { readCommittedEvents } from "../outbox/index.ts";
 import { getProgram, listPrograms, type ProgramView } from "../programs/index.ts";
 import { findReward } from "../rewards/index.ts";
 import { loadLadder } from "../tiers/index.ts";
@@ -18,8 +18,6 @@ export const eventBatchMax = 200;
 const eventRoundsMax = 25;
 const cursorName = "communications";
 const scanPageMax = 200;
-
-type OutboxRow = CommittedEvent;
 
 type EventTrigger = { trigger: Trigger; memberId: string; variables: MessageVariables };
 

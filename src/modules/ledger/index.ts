@@ -1,4 +1,7 @@
 /** The points ledger: append-only double-entry journal, lots with expiry, holds. */
+
+export { earnBonus } from "./bonus.ts";
+export { expiringLotBatches, inactiveMembers } from "./communications.ts";
 export { type BalanceRow, lockBalance, lockBalances, pointsMax } from "./journal.ts";
 export {
   adjust,
@@ -18,7 +21,5 @@ export {
   transfer,
 } from "./operations.ts";
 export { type EntryView, expiringPoints, memberHistory, programAccounts } from "./queries.ts";
-export { type VerifyReport, verifyLedger } from "./verify.ts";
-export { earnBonus } from "./bonus.ts";
 export { refundRedemption } from "./rewards.ts";
-export { expiringLotBatches, inactiveMembers } from "./communications.ts";
+export { type VerifyReport, verifyLedger } from "./verify.ts";
