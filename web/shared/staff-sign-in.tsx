@@ -1,28 +1,7 @@
 import { useEffect, useState } from "react";
 import type { Api } from "./api.ts";
+import type { SignInText, TotpText } from "./staff-sign-in-text.ts";
 import { ErrorNote, Field, useAction } from "./ui.tsx";
-
-export interface SignInText {
-  signIn: string;
-  email: string;
-  password: string;
-  totpCode: string;
-  recoveryCode: string;
-  verify: string;
-  useKey: string;
-  useAccount: string;
-  apiKey: string;
-}
-
-export interface TotpText {
-  totpSetup: string;
-  totpSetupHelp: string;
-  secret: string;
-  totpCode: string;
-  confirm: string;
-  recoveryCodes: string;
-  continue: string;
-}
 
 export interface StaffLike {
   totpEnabled: boolean;
