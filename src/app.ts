@@ -4,13 +4,14 @@ import type { Ctx } from "./context.ts";
 import { openDb } from "./db/client.ts";
 import { migrate } from "./db/migrate.ts";
 import { buildServer } from "./http/server.ts";
-import { startScheduler } from "./jobs/index.ts";
+import { spawnWorkerProcess, startLoops, workersMode } from "./jobs/workers.ts";
 import { type Clock, systemClock } from "./lib/clock.ts";
-import { resolveSigningKey, startChainer } from "./modules/audit/index.ts";
+import { resolveSigningKey } from "./modules/audit/index.ts";
 import { countApiKeys, createApiKey } from "./modules/auth/index.ts";
-import { communicationsConfig, startMessageWorker } from "./modules/communications/index.ts";
+import { communicationsConfig } from "./modules/communications/index.ts";
+import { reindexMembers } from "./modules/members/index.ts";
 import { encryptLegacyMembers, installKeyring, resolveKeyring } from "./modules/privacy/index.ts";
-import { startWebhookWorker } from "./modules/webhooks/index.ts";
+import { encryptLegacyTotpSecrets } from "./modules/staff/index.ts";
 
 /** Opens the database named by the configuration and brings its schema up to date. */
 export async function openContext(
@@ -30,6 +31,12 @@ export async function openContext(
     log.info({ migrations: applied.map((m) => m.version) }, "database migrated");
   const encrypted = await encryptLegacyMembers(db);
   if (encrypted > 0) log.info({ members: encrypted }, "members' personal data encrypted");
+  // Name tokens and birthday indexes of members written before migration 015 or under another
+  // index key: the key is not in the database, so the migration could not compute them.
+  const { reindexed } = await reindexMembers(db);
+  if (reindexed > 0) log.info({ members: reindexed }, "members' search indexes rebuilt");
+  const secrets = await encryptLegacyTotpSecrets(db);
+  if (secrets > 0) log.info({ staff: secrets }, "staff TOTP secrets encrypted");
   return {
     db,
     clock: options.clock ?? systemClock,
@@ -40,6 +47,7 @@ export async function openContext(
       allowedHosts: config.SETIA_WEBHOOKS_ALLOWED_HOSTS,
       timeoutMs: config.SETIA_WEBHOOKS_TIMEOUT_MS,
     },
+    trustProxy: config.SETIA_TRUST_PROXY,
     rateLimits: {
       keyPerMinute: config.SETIA_RATE_LIMIT_PER_MINUTE,
       ipPerMinute: config.SETIA_RATE_LIMIT_IP_PER_MINUTE,
@@ -65,20 +73,13 @@ export async function startPlatform(
   const ctx = await openContext(config);
   const ownerSecret = await ensureOwnerKey(ctx);
   const app = await buildServer(ctx);
-  const scheduler =
-    config.SETIA_JOBS_INTERVAL_MS > 0 ? startScheduler(ctx, config.SETIA_JOBS_INTERVAL_MS) : null;
-  const webhooks =
-    config.SETIA_WEBHOOKS_INTERVAL_MS > 0
-      ? startWebhookWorker(ctx, config.SETIA_WEBHOOKS_INTERVAL_MS)
-      : null;
-  const messages =
-    config.SETIA_MESSAGES_INTERVAL_MS > 0
-      ? startMessageWorker(ctx, config.SETIA_MESSAGES_INTERVAL_MS)
-      : null;
-  const chainer =
-    config.SETIA_AUDIT_CHAIN_INTERVAL_MS > 0
-      ? startChainer(ctx, config.SETIA_AUDIT_CHAIN_INTERVAL_MS)
-      : null;
+  const mode = workersMode(config);
+  const workers =
+    mode === "inline"
+      ? startLoops(ctx, config)
+      : mode === "process"
+        ? spawnWorkerProcess(ctx)
+        : null;
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   if (ownerSecret) {
     // Printed once and never stored in clear: the operator must copy it now.
@@ -86,17 +87,14 @@ export async function startPlatform(
       `\n  Setia owner API key (shown once, keep it safe):\n\n    ${ownerSecret}\n\n  Try: curl -H "Authorization: Bearer ${ownerSecret}" ${address.replace("0.0.0.0", "localhost")}/v1/programs\n  Web: ${address.replace("0.0.0.0", "localhost")}/admin/ (staff), /pos/ (till), /app/<programId> (members)\n\n`,
     );
   }
-  ctx.log.info({ address, database: ctx.db.driver }, "Setia is listening");
+  ctx.log.info({ address, database: ctx.db.driver, workers: mode }, "Setia is listening");
   let stopping: Promise<void> | null = null;
   return {
     url: address,
     stop() {
       stopping ??= (async () => {
         await app.close();
-        await scheduler?.stop();
-        await webhooks?.stop();
-        await messages?.stop();
-        await chainer?.stop();
+        await workers?.stop();
         await ctx.db.close();
       })();
       return stopping;

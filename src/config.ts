@@ -1,5 +1,39 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { leaseMs } from "./modules/idempotency/index.ts";
+
+/** proxy-addr's names for address ranges, accepted in SETIA_TRUST_PROXY lists. */
+const proxyRangeNames = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function isAddressOrRange(entry: string): boolean {
+  if (proxyRangeNames.has(entry)) return true;
+  const [address = "", bits, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
+/** Fastify's trustProxy: false, true, a hop count, or the proxies' addresses and ranges. */
+const trustProxySchema = z
+  .string()
+  .default("false")
+  .transform((value) => value.trim())
+  .pipe(
+    z.union([
+      z.enum(["", "false"]).transform(() => false),
+      z.literal("true").transform(() => true),
+      z
+        .string()
+        .regex(/^\d+$/)
+        .transform((hops) => Number(hops)),
+      z
+        .string()
+        .transform((list) => list.split(",").map((entry) => entry.trim()))
+        .refine((entries) => entries.every(isAddressOrRange), {
+          message: "SETIA_TRUST_PROXY: true, a hop count, or IP addresses and CIDR ranges",
+        }),
+    ]),
+  );
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -8,6 +42,8 @@ const envSchema = z.object({
   SETIA_DATA_DIR: z.string().default("./data/setia"),
   SETIA_DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
   SETIA_JOBS_INTERVAL_MS: z.coerce.number().int().min(0).default(60_000),
+  /** Where the background loops run: auto (child process on PostgreSQL, inline on PGlite). */
+  SETIA_WORKERS: z.enum(["auto", "inline", "process", "off"]).default("auto"),
   SETIA_IDEMPOTENCY_LEASE_MS: z.coerce.number().int().min(1).default(leaseMs),
   /** Webhook worker period; 0 leaves webhooks to the scheduler or `setia jobs run-once`. */
   SETIA_WEBHOOKS_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
@@ -31,6 +67,12 @@ const envSchema = z.object({
   SETIA_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600_000),
   /** Requests per minute per client address without a (valid) API key; 0 turns it off. */
   SETIA_RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(0).default(1_200),
+  /**
+   * Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed, so lockouts and rate
+   * limits key on the client behind a load balancer: "true", a hop count, or comma-separated
+   * addresses and CIDR ranges of the proxies. Unset: none (the header is ignored).
+   */
+  SETIA_TRUST_PROXY: trustProxySchema,
   /** Members' data keys, "k2:base64,k1:base64": the first encrypts, all decrypt (docs/privacy.md). */
   SETIA_DATA_KEYS: z.string().optional(),
   /** Key of the blind indexes that look members up by phone and email (base64, 32 bytes). */

@@ -14,6 +14,8 @@ export interface Ctx {
   idempotencyLeaseMs?: number;
   /** Outbound webhook settings; absent means the defaults (private addresses refused). */
   webhooks?: WebhookSettings;
+  /** Fastify's trustProxy (SETIA_TRUST_PROXY); absent means no proxy is trusted. */
+  trustProxy?: boolean | number | string[];
   /** Requests per minute per API key and per client address; absent or 0 means no limit. */
   rateLimits?: { keyPerMinute: number; ipPerMinute: number };
   /** Message channels (SMTP, SMS/WhatsApp provider, VAPID); absent means none configured. */

@@ -6,9 +6,11 @@ import { openContext, startPlatform } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import { migrate } from "../db/migrate.ts";
 import { runJobsOnce } from "../jobs/index.ts";
+import { listenToParent, pgliteOneProcess, startLoops } from "../jobs/workers.ts";
 import { chainPending, exportAudit, publicKeyOf, verifyAudit } from "../modules/audit/index.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../modules/auth/index.ts";
 import { verifyLedger } from "../modules/ledger/index.ts";
+import { reindexBatchMax, reindexMembers } from "../modules/members/index.ts";
 import {
   allErasures,
   erasureLogSchema,
@@ -55,6 +57,34 @@ program
     };
     process.once("SIGINT", shutdown);
     process.once("SIGTERM", shutdown);
+  });
+
+program
+  .command("worker")
+  .description(
+    "run only the background loops (jobs, webhooks, messages, audit chain); API processes then run with SETIA_WORKERS=off",
+  )
+  .action(async () => {
+    const config = loadConfig();
+    if (config.DATABASE_URL === undefined) throw new Error(pgliteOneProcess);
+    const ctx = await openContext(config);
+    const loops = startLoops(ctx, config);
+    ctx.log.info({ database: ctx.db.driver }, "Setia worker running");
+    let stopping = false;
+    const shutdown = () => {
+      if (stopping) return;
+      stopping = true;
+      loops
+        .stop()
+        .then(() => ctx.db.close())
+        .then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+    };
+    process.once("SIGINT", shutdown);
+    process.once("SIGTERM", shutdown);
+    listenToParent(shutdown);
   });
 
 program
@@ -197,6 +227,15 @@ privacy
   .option("--batch <n>", "rows per transaction", wholeNumber, rotationBatchSizeMax)
   .action((options: { batch: number }) =>
     withCtx(async (ctx) => print(await rotateKeys(ctx.db, Math.max(1, options.batch)))),
+  );
+privacy
+  .command("reindex")
+  .description(
+    "rebuild members' blind indexes and name tokens not built with the current SETIA_INDEX_KEY (also done at every start)",
+  )
+  .option("--batch <n>", "rows per transaction", wholeNumber, reindexBatchMax)
+  .action((options: { batch: number }) =>
+    withCtx(async (ctx) => print(await reindexMembers(ctx.db, Math.max(1, options.batch)))),
   );
 privacy
   .command("erasures")

@@ -1,11 +1,13 @@
 import type { Generated } from "kysely";
 import type { AuditTables } from "../modules/audit/tables.ts";
 import type { CommunicationsTables } from "../modules/communications/tables.ts";
+import type { MembersTables } from "../modules/members/tables.ts";
 import type { PrivacyTables } from "../modules/privacy/tables.ts";
 import type { ReferralsTables } from "../modules/referrals/tables.ts";
 import type { RewardsTables } from "../modules/rewards/tables.ts";
 import type { RulesTables } from "../modules/rules/tables.ts";
 import type { StaffTables } from "../modules/staff/tables.ts";
+import type { StoresTables } from "../modules/stores/tables.ts";
 import type { TiersTables } from "../modules/tiers/tables.ts";
 import type { WebhooksTables } from "../modules/webhooks/tables.ts";
 
@@ -20,7 +22,9 @@ export interface Database
     CommunicationsTables,
     PrivacyTables,
     AuditTables,
-    StaffTables {
+    StaffTables,
+    MembersTables,
+    StoresTables {
   programs: ProgramsTable;
   api_keys: ApiKeysTable;
   members: MemberRecordsTable;
@@ -105,6 +109,10 @@ export interface MemberRecordsTable
   data_key_id: string | null;
   phone_bidx: string | null;
   email_bidx: string | null;
+  /** HMAC of the birthday's "MM-DD" (migration 015). */
+  birthday_bidx: string | null;
+  /** Index key and token scheme of the row's indexes; stale rows are rebuilt at start. */
+  index_version: string | null;
 }
 
 export interface MemberBalancesTable {

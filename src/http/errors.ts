@@ -37,6 +37,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   rate_limited: 429,
   staff_not_found: 404,
   staff_invitation_invalid: 404,
+  password_reset_invalid: 404,
   password_too_weak: 422,
   csrf_token_invalid: 403,
   velocity_limited: 429,
@@ -62,6 +63,10 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   campaign_limit_reached: 409,
   activity_type_not_found: 404,
   duplicate_activity: 409,
+  store_not_found: 404,
+  store_exists: 409,
+  store_closed: 409,
+  store_limit_reached: 409,
   internal_error: 500,
 };
 

@@ -1,5 +1,5 @@
 import fastifySwagger from "@fastify/swagger";
-import Fastify, { type FastifyBaseLogger } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyRequest } from "fastify";
 import {
   hasZodFastifySchemaValidationErrors,
   isResponseSerializationError,
@@ -34,6 +34,7 @@ import { registerRewardRoutes } from "./routes/rewards.ts";
 import { registerRulesRoutes } from "./routes/rules.ts";
 import { registerSimulationRoutes } from "./routes/simulation.ts";
 import { registerStaffRoutes } from "./routes/staff.ts";
+import { registerStoreRoutes } from "./routes/stores.ts";
 import { registerSystemRoutes } from "./routes/system.ts";
 import { registerTierRoutes } from "./routes/tiers.ts";
 import { registerWebhookRoutes } from "./routes/webhooks.ts";
@@ -49,9 +50,40 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: "validation_failed",
 };
 
+/** Path parameters and query fields that carry bearer values (invitation, unsubscribe, voucher). */
+const secretFields = new Set(["token", "code", "secret", "password"]);
+
+/**
+ * The request as the request log shows it: Fastify's fields, with the values of secret path
+ * parameters and query fields replaced, so links that grant access never reach the logs.
+ */
+export function loggedRequest(request: FastifyRequest) {
+  const queryAt = request.url.indexOf("?");
+  const path = queryAt < 0 ? request.url : request.url.slice(0, queryAt);
+  const pattern = (request.routeOptions?.url ?? "").split("/");
+  const parts = path
+    .split("/")
+    .map((part, i) => (secretFields.has(pattern[i]?.slice(1) ?? "") ? "[redacted]" : part));
+  const query = new URLSearchParams(queryAt < 0 ? "" : request.url.slice(queryAt + 1));
+  for (const name of new Set(query.keys())) {
+    if (secretFields.has(name.toLowerCase())) query.set(name, "[redacted]");
+  }
+  return {
+    method: request.method,
+    url: parts.join("/") + (query.size > 0 ? `?${query}` : ""),
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  };
+}
+
 export async function buildServer(ctx: Ctx): Promise<App> {
+  const trust = ctx.trustProxy ?? false;
   const app = Fastify({
-    loggerInstance: ctx.log as FastifyBaseLogger,
+    loggerInstance: ctx.log.child({}, { serializers: { req: loggedRequest } }) as FastifyBaseLogger,
+    // Off unless SETIA_TRUST_PROXY says which proxies' X-Forwarded-For to believe.
+    // A hop count as the function Fastify makes of one (its types omit numbers).
+    trustProxy: typeof trust === "number" ? (_address: string, hop: number) => hop < trust : trust,
     bodyLimit: bodyLimitBytes,
     genReqId: () => newId("request"),
     requestIdHeader: false,
@@ -198,6 +230,7 @@ export async function buildServer(ctx: Ctx): Promise<App> {
   registerAuditRoutes(app, ctx);
   registerAbuseRoutes(app, ctx);
   registerStaffRoutes(app, ctx);
+  registerStoreRoutes(app, ctx);
   registerPortalRoutes(app, ctx);
   await registerWebRoutes(app, ctx);
   await app.ready();

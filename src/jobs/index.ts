@@ -15,6 +15,7 @@ import {
 } from "../modules/ledger/index.ts";
 import { completeDueReferrals, type ReferralJobReport } from "../modules/referrals/index.ts";
 import { expireVouchers } from "../modules/rewards/index.ts";
+import { type AuthPurgeReport, purgeAuthRecords } from "../modules/staff/index.ts";
 import { runBirthdayActivities } from "../modules/rules/index.ts";
 import { reviewDueTiers, type TierReviewReport } from "../modules/tiers/index.ts";
 import { runWebhooksOnce, type WebhookReport } from "../modules/webhooks/index.ts";
@@ -34,11 +35,13 @@ export interface JobReport {
   webhooks: WebhookReport;
   communications?: CommunicationsReport;
   vouchers?: { expired: number; lapsed: number };
+  /** Spent sign-in records deleted: sessions, portal codes, invitations, reset links, counters. */
+  authPurged?: AuthPurgeReport;
 }
 
 /**
  * One pass of scheduled work: release pending points whose returns window passed, expire lots
- * and holds past their time, purge old idempotency keys. Every step re-checks its row under the
+ * and holds past their time, purge old idempotency keys and spent sign-in records. Every step re-checks its row under the
  * member's lock: a second runner that reaches the same row waits for the lock, then finds it
  * already done, so several processes can run it at once without releasing or expiring twice.
  */
@@ -75,6 +78,7 @@ export async function runJobsOnce(ctx: Ctx): Promise<JobReport> {
   });
   report.vouchers = await expireVouchers(ctx);
   report.idempotencyKeysPurged = await purgeIdempotencyKeys(ctx);
+  report.authPurged = await purgeAuthRecords(ctx);
   report.birthdayActivities = await runBirthdayActivities(ctx);
   report.referrals = await completeDueReferrals(ctx);
   report.tiers = await reviewDueTiers(ctx);

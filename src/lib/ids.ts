@@ -60,6 +60,7 @@ export const idPrefixes = {
   staff: "stf",
   staffInvitation: "inv",
   staffSession: "ses",
+  passwordReset: "pwr",
   memberSession: "mss",
   oneTimeCode: "otc",
 } as const;

@@ -18,6 +18,7 @@ export const writtenTables = [
   "holds",
   "idempotency_keys",
   "outbox_events",
+  "stores",
 ] as const;
 
 export type RowCounts = Record<(typeof writtenTables)[number], number>;

@@ -157,6 +157,7 @@ describe("staff roles on existing routes", () => {
       403,
       "forbidden",
     );
+    await api.call("POST", `${base()}/stores`, { body: { code: "S3", name: "Toko S3" } });
     const changed = await admin.browser.send("PATCH", `${base()}/staff/${cashier.staffId}`, {
       body: { storeIds: ["S1", "S3"] },
     });

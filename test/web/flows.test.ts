@@ -170,7 +170,6 @@ describe("web front ends", () => {
     const browser = await openBrowser();
     try {
       const { page } = browser;
-      page.on("dialog", (dialog) => dialog.accept());
       await page.goto(`${server.base}/app/${programId}`);
       await page.getByLabel("Nomor telepon").fill(phone);
       await page.getByRole("button", { name: "Kirim kode" }).click();
@@ -202,6 +201,7 @@ describe("web front ends", () => {
 
       await page.getByRole("button", { name: "Hadiah" }).click();
       await page.getByRole("button", { name: "Tukar: Potongan Rp 20.000" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Tukar" }).click();
       await page.getByTestId("voucher-code").waitFor();
       await expect(page.getByTestId("voucher-code").textContent()).resolves.toMatch(
         /^[2-9A-Z]{12}$/,

@@ -138,6 +138,16 @@ export async function createStaff(
   storeIds?: string[],
 ): Promise<string> {
   const email = `${role}-${Math.random().toString(36).slice(2, 8)}@toko.test`;
+  // A cashier's stores are registered ones (a store the test registered itself is kept).
+  for (const code of programId ? (storeIds ?? []) : []) {
+    const store = await server.api<{ error?: { code: string } }>(
+      "POST",
+      `/v1/programs/${programId}/stores`,
+      { code, name: `Toko ${code}` },
+    );
+    if (store.status >= 300 && store.body.error?.code !== "store_exists")
+      throw new Error(`store: ${JSON.stringify(store.body)}`);
+  }
   const invited = programId
     ? await server.api<{ inviteUrl: string }>(
         "POST",

@@ -5,13 +5,14 @@ import { createRoot } from "react-dom/client";
 import { Api, ApiError, type Page, type Program } from "../shared/api.ts";
 import { fill, initialLocale, type Locale, storeLocale } from "../shared/i18n.ts";
 import { EnrolTotp, StaffSignIn } from "../shared/staff-sign-in.tsx";
-import { ErrorNote, Field, LocaleSwitch, Select, useAction } from "../shared/ui.tsx";
+import { ErrorNote, Field, LocaleSwitch, Select, useAction, usePageTitle } from "../shared/ui.tsx";
 import { text } from "./i18n.ts";
 import { CampaignEditor, Campaigns } from "./pages/campaigns.tsx";
 import { Home } from "./pages/home.tsx";
 import { MemberPage, Members } from "./pages/members.tsx";
-import { Rewards } from "./pages/rewards.tsx";
+import { RewardEditor, Rewards } from "./pages/rewards.tsx";
 import { ApiKeys, Settings, StaffPage } from "./pages/settings.tsx";
+import { Stores } from "./pages/stores.tsx";
 import { Tiers } from "./pages/tiers.tsx";
 import {
   type Area,
@@ -66,6 +67,14 @@ function App() {
     storeLocale(next);
     setLocale(next);
   };
+  // The dashboard names its own pages; before it, the stage names the page.
+  const invite = path.startsWith("accept-invite");
+  usePageTitle(
+    invite
+      ? t.acceptInvite
+      : { loading: t.loading, signIn: t.signIn, enrolTotp: t.totpSetup, ready: null }[stage.name],
+    t.appName,
+  );
 
   const enter = async (api: Api, staff: Staff | null) => {
     // Cashiers are refused before any enrolment: the dashboard is not theirs (the POS page is).
@@ -101,7 +110,7 @@ function App() {
     </header>
   );
 
-  if (path.startsWith("accept-invite"))
+  if (invite)
     return (
       <>
         {header()}
@@ -181,6 +190,20 @@ function Dashboard(props: {
   const [programId, setProgramId] = useState(
     props.programs.find((p) => p.id === stored)?.id ?? props.programs[0]?.id ?? "",
   );
+  const nav: { path: string; area: Area; label: string }[] = [
+    { path: "", area: "reports", label: t.home },
+    { path: "members", area: "members", label: t.members },
+    { path: "campaigns", area: "rules", label: t.campaigns },
+    { path: "tiers", area: "rules", label: t.tiers },
+    { path: "rewards", area: "rewards", label: t.rewards },
+    { path: "stores", area: "stores", label: t.stores },
+    { path: "settings", area: "settings", label: t.settings },
+    { path: "staff", area: "staff", label: t.staff },
+    { path: "keys", area: "keys", label: t.apiKeys },
+  ];
+  const [section = "", id] = props.path.split("/");
+  const current = nav.find((item) => item.path === section);
+  usePageTitle(current?.label ?? t.notFound, t.appName);
   const staffRoles = props.staff?.memberships.map((m) => m.role) ?? [];
   if (props.staff && staffRoles.length > 0 && staffRoles.every((role) => role === "cashier"))
     return (
@@ -202,18 +225,6 @@ function Dashboard(props: {
       </main>
     );
   const session: Session = { ...props, programId, role, t };
-  const nav: { path: string; area: Area; label: string }[] = [
-    { path: "", area: "reports", label: t.home },
-    { path: "members", area: "members", label: t.members },
-    { path: "campaigns", area: "rules", label: t.campaigns },
-    { path: "tiers", area: "rules", label: t.tiers },
-    { path: "rewards", area: "rewards", label: t.rewards },
-    { path: "settings", area: "settings", label: t.settings },
-    { path: "staff", area: "staff", label: t.staff },
-    { path: "keys", area: "keys", label: t.apiKeys },
-  ];
-  const [section = "", id] = props.path.split("/");
-  const current = nav.find((item) => item.path === section);
   const page = () => {
     if (current && !mayOpen(role, current.area))
       return (
@@ -229,7 +240,9 @@ function Dashboard(props: {
       case "tiers":
         return <Tiers />;
       case "rewards":
-        return <Rewards />;
+        return id ? <RewardEditor rewardId={id} /> : <Rewards />;
+      case "stores":
+        return <Stores />;
       case "settings":
         return <Settings />;
       case "staff":

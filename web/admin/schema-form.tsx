@@ -1,7 +1,12 @@
-import { useId } from "react";
+import { useState } from "react";
+import { ApiError } from "../shared/api.ts";
+import { formatMoney, type Locale } from "../shared/i18n.ts";
 import { Check, Field, Select } from "../shared/ui.tsx";
 
-/** The subset of JSON Schema the rule registry produces (zod's toJSONSchema of each args object). */
+/**
+ * The subset of JSON Schema the server publishes (zod's toJSONSchema of the rule registry's
+ * arguments and of each reward type's benefit).
+ */
 export interface JsonSchema {
   type?: string | string[];
   properties?: Record<string, JsonSchema>;
@@ -10,41 +15,145 @@ export interface JsonSchema {
   enum?: (string | number)[];
   description?: string;
   anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
   default?: unknown;
+  format?: string;
+  examples?: unknown[];
 }
 
 type Args = Record<string, unknown>;
+export type FieldErrors = Record<string, string>;
 
-function kindOf(schema: JsonSchema): string {
-  if (schema.enum) return "enum";
-  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== "null") : schema.type;
-  if (type === "array" && schema.items) {
-    if (schema.items.enum) return "enum-list";
-    if (schema.items.type === "string") return "string-list";
-    if (schema.items.type === "integer" || schema.items.type === "number") return "number-list";
-  }
-  return type ?? "json";
+interface Shape {
+  kind: string;
+  schema: JsonSchema;
+  nullable: boolean;
 }
 
-/** Initial arguments: defaults where the schema names them, otherwise nothing. */
+const scalarTypes = new Set(["string", "number", "integer"]);
+
+/**
+ * The control a property needs. A union with null is its other member, nullable; a union of a
+ * string and a number is a decimal typed as text (how money is sent).
+ */
+function shapeOf(schema: JsonSchema): Shape {
+  const members = schema.anyOf ?? schema.oneOf;
+  if (members) {
+    const others = members.filter((member) => member.type !== "null");
+    const nullable = others.length < members.length;
+    const [only] = others;
+    if (others.length === 1 && only) {
+      const inner = shapeOf(only);
+      const description = schema.description ?? inner.schema.description;
+      return {
+        kind: inner.kind,
+        schema: { ...inner.schema, ...(description && { description }) },
+        nullable: nullable || inner.nullable,
+      };
+    }
+    const scalars = others.every((member) => scalarTypes.has(String(member.type)));
+    return { kind: scalars ? "decimal" : "json", schema, nullable };
+  }
+  if (schema.enum) return { kind: "enum", schema, nullable: false };
+  const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+  const nullable = types.includes("null");
+  const type = types.find((candidate) => candidate !== "null");
+  if (type === "string" && schema.format === "date-time") {
+    return { kind: "datetime", schema, nullable };
+  }
+  if (type === "array" && schema.items) {
+    if (schema.items.enum) return { kind: "enum-list", schema, nullable };
+    if (schema.items.type === "string") return { kind: "string-list", schema, nullable };
+    if (schema.items.type === "integer" || schema.items.type === "number") {
+      return { kind: "number-list", schema, nullable };
+    }
+  }
+  return { kind: type ?? "json", schema, nullable };
+}
+
+/** Initial arguments: defaults where the schema names them; null for a required nullable field. */
 export function emptyArgs(schema: JsonSchema): Args {
   const args: Args = {};
   for (const [name, property] of Object.entries(schema.properties ?? {})) {
     if (property.default !== undefined) args[name] = property.default;
+    else if (schema.required?.includes(name) && shapeOf(property).nullable) args[name] = null;
   }
   return args;
 }
 
+/** An ISO instant as the value of a datetime-local input, in the browser's zone. */
+export function localInput(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+/** A datetime-local value as an ISO instant; "" as null. */
+export function fromLocalInput(value: string): string | null {
+  return value ? new Date(value).toISOString() : null;
+}
+
 /**
- * A form generated from a JSON Schema: one labelled control per property, chosen by its type;
- * anything the form does not know becomes a JSON text box, so every rule type stays editable.
+ * The server's messages by field path, without the leading "body." — from
+ * `details.issues[].path` of a validation error or `details.field` of an amount error.
  */
-export function SchemaForm(props: {
+export function fieldErrors(error: unknown): FieldErrors {
+  if (!(error instanceof ApiError)) return {};
+  const details = error.body.details ?? {};
+  const errors: FieldErrors = {};
+  const add = (path: unknown, message: string) => {
+    if (typeof path !== "string" || !path.startsWith("body.")) return;
+    const key = path.slice("body.".length);
+    errors[key] ??= message;
+  };
+  const issues = Array.isArray(details.issues) ? details.issues : [];
+  for (const issue of issues as { path?: unknown; message?: unknown }[]) {
+    add(issue.path, String(issue.message ?? error.body.message));
+  }
+  add(details.field, error.body.message);
+  return errors;
+}
+
+/** The errors under one object field, keyed relative to it ("benefit.amount" → "amount"). */
+export function errorsUnder(errors: FieldErrors, prefix: string): FieldErrors {
+  const under: FieldErrors = {};
+  for (const [path, message] of Object.entries(errors)) {
+    if (path.startsWith(`${prefix}.`)) under[path.slice(prefix.length + 1)] = message;
+    else if (path === prefix) under[""] = message;
+  }
+  return under;
+}
+
+/** The first error at a field or anywhere below it. */
+export function errorAt(errors: FieldErrors, name: string): string | undefined {
+  return (
+    errors[name] ??
+    Object.entries(errors).find(([path]) => path.startsWith(`${name}.`))?.[1] ??
+    undefined
+  );
+}
+
+export interface SchemaFormProps {
   schema: JsonSchema;
   value: Args;
   onChange: (value: Args) => void;
-}) {
-  const id = useId();
+  /** Labels by property name (the reader's language); the name itself otherwise. */
+  labels?: Record<string, string>;
+  /** Fixed choices by property name (e.g. the ladder's tiers for a tier id). */
+  choices?: Record<string, { value: string; label: string }[]>;
+  /** Properties that are money, in the program currency's major units. */
+  money?: { fields: string[]; currency: string; locale: Locale };
+  /** Server messages keyed by property name (see errorsUnder). */
+  errors?: FieldErrors;
+  /** A legend naming the group for screen readers. */
+  legend?: string;
+}
+
+/**
+ * A form generated from a JSON Schema: one labelled control per property, chosen by its type;
+ * anything the form does not know becomes a JSON text box, so every type stays editable.
+ */
+export function SchemaForm(props: SchemaFormProps) {
   const set = (name: string, value: unknown) => {
     const next = { ...props.value };
     if (value === undefined || value === "") delete next[name];
@@ -53,26 +162,56 @@ export function SchemaForm(props: {
   };
   return (
     <fieldset className="schema-form">
+      {props.legend && <legend>{props.legend}</legend>}
       {Object.entries(props.schema.properties ?? {}).map(([name, property]) => {
         const required = props.schema.required?.includes(name) ?? false;
-        const label = `${name}${required ? " *" : ""}${property.description ? ` — ${property.description}` : ""}`;
+        const shape = shapeOf(property);
+        const money = props.money?.fields.includes(name) ? props.money : undefined;
+        const label = `${props.labels?.[name] ?? name}${money ? ` (${money.currency})` : ""}${required ? " *" : ""}`;
+        const hint = shape.schema.description;
+        const error = errorAt(props.errors ?? {}, name);
         const current = props.value[name];
-        switch (kindOf(property)) {
+        // A cleared field is null where null is meaningful and required, otherwise absent.
+        const cleared = required && shape.nullable ? null : undefined;
+        const choices = props.choices?.[name];
+        if (choices) {
+          return (
+            <Select
+              key={name}
+              label={label}
+              hint={hint}
+              error={error}
+              value={String(current ?? "")}
+              options={[{ value: "", label: "—" }, ...choices]}
+              onChange={(value) => set(name, value || cleared)}
+            />
+          );
+        }
+        switch (shape.kind) {
           case "enum":
             return (
               <Select
                 key={name}
                 label={label}
+                hint={hint}
+                error={error}
                 value={String(current ?? "")}
                 options={[
                   { value: "", label: "—" },
-                  ...(property.enum ?? []).map((option) => ({
+                  ...(shape.schema.enum ?? []).map((option) => ({
                     value: String(option),
                     label: String(option),
                   })),
                 ]}
                 onChange={(value) =>
-                  set(name, typeof property.enum?.[0] === "number" && value ? Number(value) : value)
+                  set(
+                    name,
+                    value === ""
+                      ? cleared
+                      : typeof shape.schema.enum?.[0] === "number"
+                        ? Number(value)
+                        : value,
+                  )
                 }
               />
             );
@@ -81,7 +220,7 @@ export function SchemaForm(props: {
             return (
               <fieldset key={name}>
                 <legend>{label}</legend>
-                {(property.items?.enum ?? []).map((option) => (
+                {(shape.schema.items?.enum ?? []).map((option) => (
                   <Check
                     key={String(option)}
                     label={String(option)}
@@ -94,17 +233,16 @@ export function SchemaForm(props: {
                     }}
                   />
                 ))}
+                {error && <small className="error">{error}</small>}
               </fieldset>
             );
           }
           case "boolean":
             return (
-              <Check
-                key={name}
-                label={label}
-                checked={current === true}
-                onChange={(v) => set(name, v)}
-              />
+              <div key={name}>
+                <Check label={label} checked={current === true} onChange={(v) => set(name, v)} />
+                {error && <small className="error">{error}</small>}
+              </div>
             );
           case "integer":
           case "number":
@@ -112,9 +250,42 @@ export function SchemaForm(props: {
               <Field
                 key={name}
                 label={label}
+                hint={hint}
+                error={error}
                 type="number"
-                value={current === undefined ? "" : String(current)}
-                onChange={(value) => set(name, value === "" ? undefined : Number(value))}
+                value={current === undefined || current === null ? "" : String(current)}
+                onChange={(value) => set(name, value === "" ? cleared : Number(value))}
+              />
+            );
+          case "decimal": {
+            const text = current === undefined || current === null ? "" : String(current);
+            const amount = Number(text);
+            const shown =
+              money && text !== "" && Number.isFinite(amount)
+                ? formatMoney(amount, money.currency, money.locale)
+                : undefined;
+            return (
+              <Field
+                key={name}
+                label={label}
+                hint={[shown, hint].filter(Boolean).join(" · ") || undefined}
+                error={error}
+                inputMode="decimal"
+                value={text}
+                onChange={(value) => set(name, value.trim() === "" ? cleared : value.trim())}
+              />
+            );
+          }
+          case "datetime":
+            return (
+              <Field
+                key={name}
+                label={label}
+                hint={hint}
+                error={error}
+                type="datetime-local"
+                value={localInput(current as string | null | undefined)}
+                onChange={(value) => set(name, fromLocalInput(value) ?? cleared)}
               />
             );
           case "string":
@@ -122,8 +293,10 @@ export function SchemaForm(props: {
               <Field
                 key={name}
                 label={label}
+                hint={hint}
+                error={error}
                 value={String(current ?? "")}
-                onChange={(value) => set(name, value)}
+                onChange={(value) => set(name, value === "" ? cleared : value)}
               />
             );
           case "string-list":
@@ -132,7 +305,8 @@ export function SchemaForm(props: {
               <Field
                 key={name}
                 label={label}
-                hint=", "
+                hint={hint ? `${hint} (, )` : ", "}
+                error={error}
                 value={((current as unknown[] | undefined) ?? []).join(", ")}
                 onChange={(value) => {
                   const items = value
@@ -142,7 +316,7 @@ export function SchemaForm(props: {
                   set(
                     name,
                     items.length
-                      ? kindOf(property) === "number-list"
+                      ? shape.kind === "number-list"
                         ? items.map(Number)
                         : items
                       : undefined,
@@ -152,25 +326,47 @@ export function SchemaForm(props: {
             );
           default:
             return (
-              <div className="field" key={name}>
-                <label htmlFor={`${id}-${name}`}>{label} (JSON)</label>
-                <textarea
-                  id={`${id}-${name}`}
-                  defaultValue={current === undefined ? "" : JSON.stringify(current)}
-                  onBlur={(event) => {
-                    try {
-                      set(name, event.target.value ? JSON.parse(event.target.value) : undefined);
-                    } catch {
-                      event.target.setCustomValidity("JSON");
-                      event.target.reportValidity();
-                    }
-                  }}
-                  onInput={(event) => event.currentTarget.setCustomValidity("")}
-                />
-              </div>
+              <JsonField
+                key={name}
+                label={label}
+                hint={hint}
+                error={error}
+                value={current}
+                onChange={(value) => set(name, value)}
+              />
             );
         }
       })}
     </fieldset>
+  );
+}
+
+/** A value the form has no control for, typed as JSON; kept as text until it parses. */
+function JsonField(props: {
+  label: string;
+  hint: string | undefined;
+  error: string | undefined;
+  value: unknown;
+  onChange: (value: unknown) => void;
+}) {
+  const [text, setText] = useState(props.value === undefined ? "" : JSON.stringify(props.value));
+  const [invalid, setInvalid] = useState(false);
+  return (
+    <Field
+      label={`${props.label} (JSON)`}
+      hint={props.hint}
+      error={invalid ? "JSON" : props.error}
+      multiline
+      value={text}
+      onChange={(value) => {
+        setText(value);
+        try {
+          props.onChange(value.trim() ? JSON.parse(value) : undefined);
+          setInvalid(false);
+        } catch {
+          setInvalid(true);
+        }
+      }}
+    />
   );
 }

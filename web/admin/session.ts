@@ -4,7 +4,15 @@ import type { Locale } from "../shared/i18n.ts";
 import type { Text } from "./i18n.ts";
 
 export type Role = "owner" | "admin" | "marketer" | "analyst" | "support" | "cashier";
-export type Area = "reports" | "members" | "rules" | "rewards" | "settings" | "staff" | "keys";
+export type Area =
+  | "reports"
+  | "members"
+  | "rules"
+  | "rewards"
+  | "stores"
+  | "settings"
+  | "staff"
+  | "keys";
 
 export interface Staff {
   id: string;
@@ -18,11 +26,12 @@ export interface Staff {
 
 /** The pages each role may open; mirrors the server's table (docs/web-api.md), which decides. */
 const areasOf: Record<Role, Area[]> = {
-  owner: ["reports", "members", "rules", "rewards", "settings", "staff", "keys"],
-  admin: ["reports", "members", "rules", "rewards", "settings", "staff", "keys"],
-  marketer: ["reports", "members", "rules", "rewards"],
-  analyst: ["reports", "members", "rules", "rewards"],
-  support: ["reports", "members", "rules", "rewards"],
+  owner: ["reports", "members", "rules", "rewards", "stores", "settings", "staff", "keys"],
+  admin: ["reports", "members", "rules", "rewards", "stores", "settings", "staff", "keys"],
+  // Stores: read only below admin (the page hides its forms), as the server decides.
+  marketer: ["reports", "members", "rules", "rewards", "stores"],
+  analyst: ["reports", "members", "rules", "rewards", "stores"],
+  support: ["reports", "members", "rules", "rewards", "stores"],
   cashier: [],
 };
 

@@ -27,7 +27,9 @@ import {
   Field,
   LocaleSwitch,
   useAction,
+  useConfirm,
   useLoad,
+  usePageTitle,
 } from "../shared/ui.tsx";
 import { type Text, text } from "./i18n.ts";
 
@@ -94,6 +96,12 @@ function App() {
   const [branding, setBranding] = useState<Branding | null>(null);
   const t = text[locale];
   const base = `/v1/portal/${programId}`;
+  const brandName = branding?.name ?? "Setia";
+  usePageTitle(member ? null : t.signIn, brandName);
+  // The program's default language applies without being stored: lang follows the state.
+  useEffect(() => {
+    document.documentElement.lang = locale;
+  }, [locale]);
   useEffect(() => {
     if (!programId) return;
     api.get<Branding>(`${base}/branding`).then(
@@ -137,6 +145,7 @@ function App() {
             locale={locale}
             base={base}
             member={member}
+            brandName={brandName}
             onSignOut={() => setMember(null)}
           />
         )}
@@ -268,6 +277,7 @@ function Portal(props: {
   locale: Locale;
   base: string;
   member: Member;
+  brandName: string;
   onSignOut: () => void;
 }) {
   const { t } = props;
@@ -278,13 +288,16 @@ function Portal(props: {
     { id: "rewards", label: t.rewards },
     { id: "profile", label: t.profile },
   ];
+  const current = tabs.find((item) => item.id === tab)?.label ?? t.card;
+  usePageTitle(current, props.brandName);
   return (
     <>
+      <h1 className="visually-hidden">{current}</h1>
       {tab === "card" && <CardTab {...props} />}
       {tab === "history" && <HistoryTab {...props} />}
       {tab === "rewards" && <RewardsTab {...props} />}
       {tab === "profile" && <ProfileTab {...props} />}
-      <nav className="tabs" aria-label={t.card}>
+      <nav className="tabs" aria-label={t.menu}>
         {tabs.map((item) => (
           <button
             key={item.id}
@@ -410,8 +423,10 @@ function RewardsTab({ t, locale, base }: { t: Text; locale: Locale; base: string
   const options = useLoad(() => api.get<{ data: RewardOption[] }>(`${base}/me/rewards`), [base]);
   const vouchers = useLoad(() => api.get<{ data: PortalVoucher[] }>(`${base}/me/vouchers`), [base]);
   const [run, busy, error] = useAction();
+  const [ask, confirmDialog] = useConfirm({ yes: t.redeem, no: t.cancel });
   return (
     <>
+      {confirmDialog}
       <Card title={t.rewards}>
         {options.data?.data.length === 0 && <p>{t.none}</p>}
         <ul className="plain">
@@ -439,9 +454,10 @@ function RewardsTab({ t, locale, base }: { t: Text; locale: Locale; base: string
                   type="button"
                   disabled={busy || !option.affordable || option.eligible === false}
                   aria-label={`${t.redeem}: ${texts?.name ?? ""}`}
-                  onClick={() =>
-                    run(async () => {
-                      if (!confirm(fill(t.redeemConfirm, { points: option.pointsCost }))) return;
+                  onClick={async () => {
+                    if (!(await ask(fill(t.redeemConfirm, { points: option.pointsCost }))))
+                      return;
+                    await run(async () => {
                       await api.post(
                         `${base}/me/rewards/${option.reward.id}/redeem`,
                         {},
@@ -449,8 +465,8 @@ function RewardsTab({ t, locale, base }: { t: Text; locale: Locale; base: string
                       );
                       vouchers.reload();
                       options.reload();
-                    })
-                  }
+                    });
+                  }}
                 >
                   {t.redeem}
                 </button>

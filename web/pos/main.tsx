@@ -33,6 +33,7 @@ import {
   Select,
   useAction,
   useLoad,
+  usePageTitle,
 } from "../shared/ui.tsx";
 import { type Text, text } from "./i18n.ts";
 
@@ -57,24 +58,6 @@ const sessionApi = () => new Api({ kind: "session", csrfCookie: "setia_staff_csr
 const newReceipt = () =>
   `POS-${new Date().toISOString().replace(/\D/g, "").slice(0, 14)}-${Math.random().toString(36).slice(2, 6)}`;
 
-/** A program as the till needs it; a cashier may not read program settings, so branding fills in. */
-async function tillProgram(api: Api, programId: string): Promise<Program> {
-  try {
-    return await api.get<Program>(`/v1/programs/${programId}`);
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.code !== "forbidden") throw error;
-    const branding = await api.get<Branding & { currency?: string }>(
-      `/v1/portal/${programId}/branding`,
-    );
-    return {
-      id: programId,
-      name: branding.name,
-      currency: branding.currency ?? "IDR",
-      timezone: "",
-    };
-  }
-}
-
 async function openTill(api: Api, staff: Staff | null): Promise<Till> {
   if (!staff || staff.memberships.some((m) => m.programId === null)) {
     const answer = await api.get<Page<Program> | Program[]>("/v1/programs");
@@ -82,7 +65,8 @@ async function openTill(api: Api, staff: Staff | null): Promise<Till> {
   }
   const ids = [...new Set(staff.memberships.flatMap((m) => (m.programId ? [m.programId] : [])))];
   const storeIds = staff.memberships.flatMap((m) => m.storeIds);
-  const programs = await Promise.all(ids.map((id) => tillProgram(api, id)));
+  // A cashier reads its programs (currency, locale) like any till.
+  const programs = await Promise.all(ids.map((id) => api.get<Program>(`/v1/programs/${id}`)));
   return { api, programs, storeIds: storeIds.length ? storeIds : null };
 }
 
@@ -91,6 +75,8 @@ function App() {
   const [till, setTill] = useState<Till | null | undefined>(undefined);
   const [enrolling, setEnrolling] = useState<Staff | null>(null);
   const t = text[locale];
+  // The till names its program (Register); before it, the stage names the page.
+  usePageTitle(till ? null : enrolling ? t.totpSetup : t.signIn, t.appName);
   // biome-ignore lint/correctness/useExhaustiveDependencies: the session is checked once on load
   useEffect(() => {
     const key = sessionStorage.getItem(keyStorage);
@@ -185,6 +171,7 @@ function Register({ till, t, locale }: { till: Till; t: Text; locale: Locale }) 
   useEffect(() => {
     if (branding.data) applyBranding(branding.data);
   }, [branding.data]);
+  usePageTitle(program?.name ?? t.none, t.appName);
   if (!program) return <p>{t.none}</p>;
   const base = `/v1/programs/${programId}`;
   // Lookup is the till's way to read a member (pos area): a cashier may not open member pages.
@@ -194,6 +181,7 @@ function Register({ till, t, locale }: { till: Till; t: Text; locale: Locale }) 
   };
   return (
     <>
+      <h1 className="visually-hidden">{program.name}</h1>
       <div className="row">
         {till.programs.length > 1 && (
           <Select
@@ -203,23 +191,17 @@ function Register({ till, t, locale }: { till: Till; t: Text; locale: Locale }) 
             onChange={setProgramId}
           />
         )}
-        {till.storeIds ? (
-          <Select
-            label={t.store}
-            value={storeId}
-            options={till.storeIds.map((id) => ({ value: id, label: id }))}
-            onChange={setStoreId}
-          />
-        ) : (
-          <Field
-            label={t.store}
-            value={storeId}
-            onChange={(value) => {
-              localStorage.setItem(storeStorage, value);
-              setStoreId(value);
-            }}
-          />
-        )}
+        <StoreChoice
+          api={api}
+          base={base}
+          cashier={till.storeIds !== null}
+          t={t}
+          value={storeId}
+          onChange={(value) => {
+            localStorage.setItem(storeStorage, value);
+            setStoreId(value);
+          }}
+        />
       </div>
       <div className="columns">
         <div>
@@ -259,6 +241,63 @@ function Register({ till, t, locale }: { till: Till; t: Text; locale: Locale }) 
       </div>
     </>
   );
+}
+
+interface Store {
+  code: string;
+  name: string;
+  city: string | null;
+}
+
+/**
+ * The till's store, by name: the open stores the session may use (a cashier's own). A key
+ * session in a program without registered stores types the store code, as before the registry.
+ */
+function StoreChoice(props: {
+  api: Api;
+  base: string;
+  cashier: boolean;
+  t: Text;
+  value: string;
+  onChange: (storeId: string) => void;
+}) {
+  const { t, value, onChange } = props;
+  const stores = useLoad(
+    () => props.api.get<Page<Store>>(`${props.base}/stores?status=active&figures=false&limit=200`),
+    [props.base],
+  );
+  const open = stores.data?.data ?? [];
+  useEffect(() => {
+    const first = open[0];
+    if (first && !open.some((store) => store.code === value)) onChange(first.code);
+  }, [open, value, onChange]);
+  const only = open.length === 1 ? open[0] : undefined;
+  if (only)
+    return (
+      <p className="figure">
+        {t.store}: <strong data-testid="store-name">{only.name}</strong> ({only.code})
+      </p>
+    );
+  if (open.length > 1)
+    return (
+      <Select
+        label={t.store}
+        value={value}
+        options={open.map((store) => ({
+          value: store.code,
+          label: store.city ? `${store.name} · ${store.city}` : store.name,
+        }))}
+        onChange={onChange}
+      />
+    );
+  if (!stores.data) return <ErrorNote error={stores.error} />;
+  if (props.cashier)
+    return (
+      <p className="error" role="alert">
+        {t.noOpenStore}
+      </p>
+    );
+  return <Field label={t.store} value={value} onChange={onChange} />;
 }
 
 interface Detector {
@@ -517,7 +556,9 @@ function Sale(props: {
             <th id="h-sku">{t.sku}</th>
             <th id="h-qty">{t.quantity}</th>
             <th id="h-price">{t.unitPrice}</th>
-            <th />
+            <th>
+              <span className="visually-hidden">{t.remove}</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -839,6 +880,8 @@ function Refund(props: { api: Api; base: string; storeId: string; t: Text }) {
               `${base}/refunds`,
               {
                 externalId: refundNumber,
+                // A cashier names its store on a refund (the server refuses it otherwise).
+                storeId: props.storeId,
                 transaction: { storeId: props.storeId, externalId: receipt },
                 amount,
               },

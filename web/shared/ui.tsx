@@ -1,6 +1,32 @@
-import { type ReactNode, useEffect, useId, useState } from "react";
+import { type ReactNode, useEffect, useId, useRef, useState } from "react";
 import { ApiError } from "./api.ts";
+import { palette } from "./contrast.ts";
 import { type Locale, locales } from "./i18n.ts";
+
+/** The hint and error of a control, tied to it by aria-describedby; an error marks it invalid. */
+function described(id: string, hint?: string, error?: string) {
+  return {
+    control: {
+      "aria-describedby":
+        [hint && `${id}-hint`, error && `${id}-error`].filter(Boolean).join(" ") || undefined,
+      "aria-invalid": error ? true : undefined,
+    },
+    notes: (
+      <>
+        {hint && (
+          <small id={`${id}-hint`} className="hint">
+            {hint}
+          </small>
+        )}
+        {error && (
+          <small id={`${id}-error`} className="error">
+            {error}
+          </small>
+        )}
+      </>
+    ),
+  };
+}
 
 /** A labelled input: every input in the apps has a visible label tied to it. */
 export function Field(props: {
@@ -12,28 +38,40 @@ export function Field(props: {
   autoComplete?: string;
   inputMode?: "numeric" | "tel" | "email" | "text" | "decimal";
   hint?: string;
+  /** The server's message for this field (details.issues by path). */
+  error?: string | undefined;
   name?: string;
+  /** A text area for longer texts and lists, one item a line. */
+  multiline?: boolean;
 }) {
   const id = useId();
+  const { control, notes } = described(id, props.hint, props.error);
   return (
     <div className="field">
       <label htmlFor={id}>{props.label}</label>
-      <input
-        id={id}
-        name={props.name}
-        type={props.type ?? "text"}
-        value={props.value}
-        required={props.required}
-        autoComplete={props.autoComplete}
-        inputMode={props.inputMode}
-        aria-describedby={props.hint ? `${id}-hint` : undefined}
-        onChange={(event) => props.onChange(event.target.value)}
-      />
-      {props.hint && (
-        <small id={`${id}-hint`} className="hint">
-          {props.hint}
-        </small>
+      {props.multiline ? (
+        <textarea
+          id={id}
+          name={props.name}
+          value={props.value}
+          required={props.required}
+          {...control}
+          onChange={(event) => props.onChange(event.target.value)}
+        />
+      ) : (
+        <input
+          id={id}
+          name={props.name}
+          type={props.type ?? "text"}
+          value={props.value}
+          required={props.required}
+          autoComplete={props.autoComplete}
+          inputMode={props.inputMode}
+          {...control}
+          onChange={(event) => props.onChange(event.target.value)}
+        />
       )}
+      {notes}
     </div>
   );
 }
@@ -43,14 +81,18 @@ export function Select<T extends string>(props: {
   value: T;
   options: { value: T; label: string }[];
   onChange: (value: T) => void;
+  hint?: string;
+  error?: string | undefined;
 }) {
   const id = useId();
+  const { control, notes } = described(id, props.hint, props.error);
   return (
     <div className="field">
       <label htmlFor={id}>{props.label}</label>
       <select
         id={id}
         value={props.value}
+        {...control}
         onChange={(event) => props.onChange(event.target.value as T)}
       >
         {props.options.map((option) => (
@@ -59,6 +101,7 @@ export function Select<T extends string>(props: {
           </option>
         ))}
       </select>
+      {notes}
     </div>
   );
 }
@@ -158,11 +201,71 @@ export interface Branding {
 
 export function applyBranding(branding: Branding): void {
   const style = document.documentElement.style;
-  style.setProperty("--primary", branding.colors.primary);
-  style.setProperty("--secondary", branding.colors.secondary);
-  style.setProperty("--bg", branding.colors.background);
-  style.setProperty("--text", branding.colors.text);
-  document.title = branding.name;
+  // Text and focus colours are derived so that they stay readable on any brand colour.
+  for (const [name, value] of Object.entries(palette(branding.colors)))
+    style.setProperty(name, value);
+}
+
+/** The tab's title names the page, then the app ("Anggota · Setia Admin"); null leaves it. */
+export function usePageTitle(page: string | null, app: string): void {
+  useEffect(() => {
+    if (page !== null) document.title = `${page} · ${app}`;
+  }, [page, app]);
+}
+
+/**
+ * A modal question in the page instead of the browser's confirm(): branded, read by screen
+ * readers as a dialog, Escape answers no, and focus goes back to the control that asked.
+ */
+export function useConfirm(labels: {
+  yes: string;
+  no: string;
+}): [(question: string) => Promise<boolean>, ReactNode] {
+  const [question, setQuestion] = useState<{ text: string; answer: (yes: boolean) => void }>();
+  const ask = (text: string) =>
+    new Promise<boolean>((resolve) => setQuestion({ text, answer: resolve }));
+  const answer = (yes: boolean) => {
+    question?.answer(yes);
+    setQuestion(undefined);
+  };
+  const dialog = question && (
+    <ConfirmDialog question={question.text} labels={labels} onAnswer={answer} />
+  );
+  return [ask, dialog];
+}
+
+function ConfirmDialog(props: {
+  question: string;
+  labels: { yes: string; no: string };
+  onAnswer: (yes: boolean) => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const id = useId();
+  useEffect(() => {
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    ref.current?.showModal();
+    return () => opener?.focus();
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      aria-labelledby={id}
+      onCancel={(event) => {
+        event.preventDefault();
+        props.onAnswer(false);
+      }}
+    >
+      <p id={id}>{props.question}</p>
+      <div className="row">
+        <button type="button" onClick={() => props.onAnswer(true)}>
+          {props.labels.yes}
+        </button>
+        <button type="button" className="secondary" onClick={() => props.onAnswer(false)}>
+          {props.labels.no}
+        </button>
+      </div>
+    </dialog>
+  );
 }
 
 /** Loads data when the dependencies change; `reload` fetches again after a write. */

@@ -1,20 +1,25 @@
 import { z } from "zod";
 import type { Ctx } from "../../context.ts";
-import { readBalance } from "../../modules/ledger/index.ts";
+import { invariant } from "../../lib/assert.ts";
+import { readBalance, readBalances } from "../../modules/ledger/index.ts";
 import {
   enrolMember,
   getMember,
   listMembers,
   lookupMember,
+  type MemberView,
   memberEnrolSchema,
   memberLookupSchema,
   memberSchema,
   memberUpdateSchema,
+  nameSearchLimitMax,
+  searchMembers,
   setMemberStatus,
   updateMember,
 } from "../../modules/members/index.ts";
 import { attachReferral } from "../../modules/referrals/index.ts";
 import { profileComplete, recordAutomaticActivity } from "../../modules/rules/index.ts";
+import { getMemberTiers } from "../../modules/tiers/index.ts";
 import {
   type App,
   decodeCursor,
@@ -55,11 +60,60 @@ export function balanceOf(row: {
 
 export const memberParams = programParams.extend({ memberId: z.string().max(64) });
 
+const memberListItem = memberSchema
+  .extend({
+    balance: balanceSchema,
+    tier: z
+      .object({ code: z.string(), rank: z.number().int() })
+      .nullable()
+      .describe("The member's tier; null when the program has no tier ladder"),
+  })
+  .meta({ id: "MemberListItem" });
+
+const memberListQuery = pageQuery
+  .extend({
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe(
+        "Search: a phone number (any format), an email, a card number, or the beginnings of the words of a name (at least 3 letters, e.g. \"budi san\"); at most 50 results, no cursor",
+      ),
+  })
+  .refine((query) => query.q === undefined || query.cursor === undefined, {
+    message: "a search (q) has no cursor: type more of the name instead",
+    path: ["cursor"],
+  })
+  .refine((query) => query.q === undefined || query.limit <= nameSearchLimitMax, {
+    message: `a search (q) answers at most ${nameSearchLimitMax} members`,
+    path: ["limit"],
+  });
+
 export function registerMemberRoutes(app: App, ctx: Ctx): void {
   const tags = ["members"];
   const withBalance = async <T extends { id: string }>(member: T) => {
     const balance = await readBalance(ctx.db.kysely, member.id);
     return { ...member, balance: balanceOf(balance) };
+  };
+  // Lists and search results show balance and tier, each read for the whole page at once.
+  const listItems = async (programId: string, members: MemberView[]) => {
+    const ids = members.map((member) => member.id);
+    const [balances, tiers] = await Promise.all([
+      readBalances(ctx.db.kysely, ids),
+      getMemberTiers(ctx.db.kysely, programId, ids),
+    ]);
+    return members.map((member) => {
+      const tier = tiers.get(member.id);
+      const balance = balances.get(member.id);
+      invariant(balance, `member ${member.id} has no balance row`);
+      return {
+        ...member,
+        balance: balanceOf(balance),
+        tier: tier ? { code: tier.code, rank: tier.rank } : null,
+      };
+    });
   };
 
   app.post(
@@ -102,21 +156,33 @@ export function registerMemberRoutes(app: App, ctx: Ctx): void {
     {
       config: { access: "read" },
       schema: {
-        summary: "List members, oldest first",
+        summary: "List members, oldest first, or search them by phone, email, card or name (q)",
         tags,
         security: secured,
         params: programParams,
-        querystring: pageQuery,
-        response: { 200: pageOf(memberSchema), ...errorResponses },
+        querystring: memberListQuery,
+        response: {
+          200: pageOf(memberListItem).extend({
+            more: z.boolean().describe("More members than this page: follow nextCursor, or refine q"),
+          }),
+          ...errorResponses,
+        },
       },
     },
     async (request) => {
-      const { limit, cursor } = request.query;
-      const rows = await listMembers(ctx, request.params.programId, {
-        limit,
-        after: decodeCursor(cursor),
-      });
-      return page(rows, limit);
+      const { programId } = request.params;
+      const { limit, cursor, q } = request.query;
+      if (q !== undefined) {
+        const found = await searchMembers(ctx, programId, q, limit);
+        return {
+          data: await listItems(programId, found.members),
+          nextCursor: null,
+          more: found.more,
+        };
+      }
+      const rows = await listMembers(ctx, programId, { limit, after: decodeCursor(cursor) });
+      const listed = page(await listItems(programId, rows), limit);
+      return { ...listed, more: listed.nextCursor !== null };
     },
   );
 

@@ -52,7 +52,8 @@ export function registerProgramRoutes(app: App, ctx: Ctx): void {
   app.get(
     "/v1/programs/:programId",
     {
-      config: { access: "read" },
+      // The till reads it too (currency, locale): a cashier may.
+      config: { access: "read", area: "pos" },
       schema: {
         summary: "Read a program",
         tags,

@@ -35,6 +35,8 @@ import {
   reserveVoucher,
   rewardCreateSchema,
   rewardSchema,
+  rewardTypeSchema,
+  rewardTypesView,
   rewardUpdateSchema,
   rewardView,
   storedValueMovementSchema,
@@ -103,6 +105,21 @@ const validationResult = z.object({
 export function registerRewardRoutes(app: App, ctx: Ctx): void {
   const tags = ["rewards"];
   const program = (programId: string) => getProgram(ctx.db.kysely, programId);
+
+  app.get(
+    "/v1/reward-types",
+    {
+      config: { access: "read" },
+      schema: {
+        summary:
+          "Reward types a catalog can hold, with the JSON Schema of each type's benefit (the admin builds its forms from it)",
+        tags,
+        security: secured,
+        response: { 200: z.object({ types: z.array(rewardTypeSchema) }), ...errorResponses },
+      },
+    },
+    async () => ({ types: rewardTypesView() }),
+  );
 
   app.post(
     "/v1/programs/:programId/rewards",

@@ -43,6 +43,7 @@ import {
   updateBranding,
   updateMembership,
 } from "../../modules/staff/index.ts";
+import { assertActiveStores } from "../../modules/stores/index.ts";
 import {
   type App,
   errorResponses,
@@ -116,6 +117,14 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       await getProgram(ctx.db.kysely, programId);
       if (request.body.role === "owner" && !actorIsOwner(request)) {
         throw new DomainError("forbidden", "only an owner may invite an owner");
+      }
+      if (request.body.role === "cashier") {
+        await assertActiveStores(
+          ctx.db.kysely,
+          programId,
+          request.body.storeIds ?? [],
+          "body.storeIds",
+        );
       }
       reply.code(201);
       return createInvitation(ctx, {
@@ -377,14 +386,16 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
         response: { 200: staffSchema, ...errorResponses },
       },
     },
-    async (request) =>
-      updateMembership(
-        ctx,
-        request.params.programId,
-        request.params.staffId,
-        request.body,
-        actorIsOwner(request),
-      ),
+    async (request) => {
+      const { programId, staffId } = request.params;
+      await assertActiveStores(
+        ctx.db.kysely,
+        programId,
+        request.body.storeIds ?? [],
+        "body.storeIds",
+      );
+      return updateMembership(ctx, programId, staffId, request.body, actorIsOwner(request));
+    },
   );
 
   app.delete(

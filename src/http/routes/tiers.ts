@@ -6,6 +6,7 @@ import {
   forgetLadder,
   grantTier,
   ladderInputSchema,
+  listLadderVersions,
   memberTierView,
   requireLadder,
   saveLadder,
@@ -13,7 +14,14 @@ import {
   tierMetrics,
 } from "../../modules/tiers/index.ts";
 import type { App } from "../kit.ts";
-import { errorResponses, idempotencyHeaders, programParams, secured, write } from "../kit.ts";
+import {
+  errorResponses,
+  idempotencyHeaders,
+  pageQuery,
+  programParams,
+  secured,
+  write,
+} from "../kit.ts";
 import { memberParams } from "./members.ts";
 
 const localized = z.object({ id: z.string(), en: z.string() });
@@ -49,6 +57,10 @@ const ladderSchema = z
     tiers: z.array(tierSchema).describe("By rank, lowest first"),
   })
   .meta({ id: "TierLadder" });
+
+const ladderVersionSchema = ladderSchema
+  .extend({ createdAt: z.string().describe("When this version was saved") })
+  .meta({ id: "TierLadderVersion" });
 
 const memberTierSchema = z
   .object({
@@ -158,6 +170,48 @@ export function registerTierRoutes(app: App, ctx: Ctx): void {
         programId,
         await requireLadder(ctx.db.kysely, program, request.query.version),
       );
+    },
+  );
+
+  app.get(
+    `${ladderPath}/versions`,
+    {
+      config: { access: "read" },
+      schema: {
+        summary: "Every saved version of the tier ladder, newest first",
+        tags,
+        security: secured,
+        params: programParams,
+        querystring: z.object({
+          limit: pageQuery.shape.limit,
+          cursor: z
+            .string()
+            .regex(/^[1-9][0-9]{0,8}$/, "nextCursor of the previous page")
+            .optional()
+            .describe("nextCursor of the previous page"),
+        }),
+        response: {
+          200: z.object({ data: z.array(ladderVersionSchema), nextCursor: z.string().nullable() }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { programId } = request.params;
+      const { limit, cursor } = request.query;
+      const program = await getProgram(ctx.db.kysely, programId);
+      const versions = await listLadderVersions(ctx.db.kysely, program, {
+        limit,
+        before: cursor === undefined ? undefined : Number(cursor),
+      });
+      const last = versions.at(-1);
+      return {
+        data: versions.map((ladder) => ({
+          ...ladderView(programId, ladder),
+          createdAt: ladder.createdAt.toISOString(),
+        })),
+        nextCursor: versions.length === limit && last ? String(last.version) : null,
+      };
     },
   );
 

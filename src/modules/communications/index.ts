@@ -21,9 +21,11 @@ export {
   listMessages,
   messageFilterSchema,
   messageSchema,
+  onWake,
   readUnsubscribeToken,
   sendOneTimeCode,
   unsubscribeUrlFor,
+  wakeWorker,
 } from "./queue.ts";
 export * from "./settings.ts";
 export { builtinTemplates, escapeHtml, templateVariables, triggers } from "./templates.ts";

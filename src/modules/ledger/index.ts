@@ -14,6 +14,7 @@ export {
   type LotsDone,
   lockMembers,
   readBalance,
+  readBalances,
   redeem,
   releaseLots,
   reverseEarn,

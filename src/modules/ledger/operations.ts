@@ -873,3 +873,17 @@ export async function readBalance(tx: Tx | Queryable, memberId: string): Promise
   if (!row) throw notFound("member_not_found", memberId);
   return toBalance(row);
 }
+
+/** Balances of several members in one query, by member id (for lists and search results). */
+export async function readBalances(
+  db: Queryable,
+  memberIds: string[],
+): Promise<Map<string, BalanceRow>> {
+  if (memberIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("member_balances")
+    .selectAll()
+    .where("member_id", "in", memberIds)
+    .execute();
+  return new Map(rows.map((row) => [row.member_id, toBalance(row)]));
+}

@@ -1,15 +1,30 @@
 import { z } from "zod";
 import type { Ctx } from "../../context.ts";
 import { pgErrorCode, type Queryable, type Tx } from "../../db/client.ts";
-import type { MembersTable } from "../../db/schema.ts";
+import type { MemberRecordsTable, MembersTable } from "../../db/schema.ts";
 import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { emit } from "../outbox/index.ts";
 import { getProgram } from "../programs/index.ts";
 import { isValidCardNumber, newCardNumber, normalizeEmail, normalizePhone } from "./identifiers.ts";
-import { emailIndex, openMember, phoneIndex, sealFields, sealMember } from "./storage.ts";
+import { searchByName, writeNameTokens } from "./search.ts";
+import {
+  emailIndex,
+  indexVersion,
+  openMember,
+  phoneIndex,
+  sealFields,
+  sealMember,
+} from "./storage.ts";
 
 export { isValidCardNumber, normalizePhone } from "./identifiers.ts";
+export {
+  activeMembersBornOn,
+  birthdaysOn,
+  nameSearchLimitMax,
+  reindexBatchMax,
+  reindexMembers,
+} from "./search.ts";
 
 const channels = ["email", "sms", "whatsapp", "push"] as const;
 const marketingSchema = z
@@ -165,6 +180,7 @@ export async function enrolMember(
       updated_at: now,
     };
     await insertMember(tx, row);
+    await writeNameTokens(tx, [row], false);
     await tx
       .insertInto("member_balances")
       .values({ member_id: row.id, program_id: programId, updated_at: now })
@@ -226,7 +242,8 @@ export async function updateMember(
   input: MemberUpdate,
 ): Promise<MemberView> {
   {
-    const current = await lockMember(tx, programId, memberId);
+    const record = await lockMember(tx, programId, memberId);
+    const current = openMember(record);
     assertNotErased(current);
     const phone =
       input.phone === undefined
@@ -257,6 +274,11 @@ export async function updateMember(
         changed.push(channel);
       }
     }
+    const name = input.name === undefined ? current.name : input.name;
+    // The tokens follow the name; a row indexed under another key gets all of them again.
+    if (name !== current.name || record.index_version !== indexVersion()) {
+      await writeNameTokens(tx, [{ id: memberId, program_id: programId, name }], true);
+    }
     const row = await tx
       .updateTable("members")
       .set({
@@ -264,9 +286,10 @@ export async function updateMember(
         ...sealFields(memberId, programId, {
           phone_e164: nextPhone,
           email: nextEmail,
-          name: input.name === undefined ? current.name : input.name,
+          name,
           birthday: input.birthday === undefined ? current.birthday : input.birthday,
         }),
+        index_version: indexVersion(),
         ...(input.city !== undefined && { city: input.city }),
         ...(input.gender !== undefined && { gender: input.gender }),
         ...(input.ageBand !== undefined && { age_band: input.ageBand }),
@@ -348,6 +371,43 @@ export async function listMembers(
     .limit(page.limit);
   if (page.after) query = query.where("id", ">", page.after);
   return (await query.execute()).map((record) => toView(openMember(record)));
+}
+
+/** What a search box's text names: an email, a card number (16 digits), a phone, or a name. */
+function searchTarget(q: string): "email" | "card" | "phone" | "name" {
+  if (q.includes("@")) return "email";
+  const compact = q.replace(/[\s().-]/g, "");
+  // E.164 numbers have at most 15 digits, so 16 digits are a card.
+  if (/^\d{16}$/.test(compact)) return "card";
+  if (/^\+?\d+$/.test(compact)) return "phone";
+  return "name";
+}
+
+/**
+ * Finds members by what one search box holds: a phone number (any format), an email, a card
+ * number, or the beginnings of the words of a name (search.ts), at most `limit`, oldest first.
+ * An erased member is never found.
+ */
+export async function searchMembers(
+  ctx: Ctx,
+  programId: string,
+  q: string,
+  limit: number,
+): Promise<{ members: MemberView[]; more: boolean }> {
+  const target = searchTarget(q);
+  if (target === "name") {
+    const found = await searchByName(ctx.db.kysely, programId, q, limit);
+    return { members: found.rows.map(toView), more: found.more };
+  }
+  try {
+    const row = await findMemberRow(ctx.db.kysely, programId, { [target]: q });
+    return { members: row.status === "erased" ? [] : [toView(row)], more: false };
+  } catch (error) {
+    if (error instanceof DomainError && error.code === "member_not_found") {
+      return { members: [], more: false };
+    }
+    throw error;
+  }
 }
 
 /**
@@ -452,7 +512,11 @@ export async function findMemberRows(
   });
 }
 
-async function lockMember(tx: Tx, programId: string, memberId: string): Promise<MembersTable> {
+async function lockMember(
+  tx: Tx,
+  programId: string,
+  memberId: string,
+): Promise<MemberRecordsTable> {
   const row = await tx
     .selectFrom("members")
     .selectAll()
@@ -461,11 +525,11 @@ async function lockMember(tx: Tx, programId: string, memberId: string): Promise<
     .forUpdate()
     .executeTakeFirst();
   if (!row) throw notFound("member_not_found", memberId);
-  return openMember(row);
+  return row;
 }
 
 /** An erased member keeps its id for the ledger but can no longer change or come back. */
-function assertNotErased(row: MembersTable): void {
+function assertNotErased(row: Pick<MembersTable, "id" | "status">): void {
   if (row.status === "erased") {
     throw new DomainError("member_blocked", `member ${row.id} is erased`, {
       memberId: row.id,

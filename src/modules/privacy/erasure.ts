@@ -51,6 +51,8 @@ const erasedFields = {
   data_key_id: null,
   phone_bidx: null,
   email_bidx: null,
+  birthday_bidx: null,
+  index_version: null,
   city: null,
   gender: null,
   age_band: null,

@@ -1,5 +1,6 @@
 import type { Db } from "../../db/client.ts";
 import { openMember, sealFields } from "../members/storage.ts";
+import { rotateTotpSecrets, totpSecretKeyUsage } from "../staff/index.ts";
 import { currentKeyring } from "./keyring.ts";
 
 export const rotationBatchSizeMax = 500;
@@ -34,21 +35,27 @@ export async function rotateBatch(db: Db, batchSize = rotationBatchSizeMax): Pro
   });
 }
 
-/** Rotates until no member is left under an older key; answers the count per key seen. */
+/**
+ * Rotates until no member and no staff TOTP secret is left under an older key; answers the count
+ * per key seen (members and staff secrets together: a key can go when it counts nothing).
+ */
 export async function rotateKeys(
   db: Db,
   batchSize = rotationBatchSizeMax,
 ): Promise<{ currentKeyId: string; rotated: number; remainingByKey: Record<string, number> }> {
   let rotated = 0;
   for (;;) {
-    const count = await rotateBatch(db, batchSize);
+    const count = (await rotateBatch(db, batchSize)) + (await rotateTotpSecrets(db, batchSize));
     rotated += count;
     if (count === 0) break;
   }
   return { currentKeyId: currentKeyring().currentKeyId, rotated, ...(await keyUsage(db)) };
 }
 
-/** How many members' data each key protects, so an operator knows when an old key can go. */
+/**
+ * How many members' data and staff TOTP secrets each key protects, so an operator knows when an
+ * old key can go.
+ */
 export async function keyUsage(db: Db): Promise<{ remainingByKey: Record<string, number> }> {
   const rows = await db.kysely
     .selectFrom("members")
@@ -56,9 +63,12 @@ export async function keyUsage(db: Db): Promise<{ remainingByKey: Record<string,
     .where("data_key_id", "is not", null)
     .groupBy("data_key_id")
     .execute();
-  return {
-    remainingByKey: Object.fromEntries(rows.map((row) => [row.data_key_id, Number(row.count)])),
-  };
+  const remainingByKey = await totpSecretKeyUsage(db);
+  for (const row of rows) {
+    const keyId = row.data_key_id as string;
+    remainingByKey[keyId] = (remainingByKey[keyId] ?? 0) + Number(row.count);
+  }
+  return { remainingByKey };
 }
 
 /**

@@ -194,6 +194,11 @@ function tablesSection(name: string, rules: TableRule[]): MemberDataSection {
   };
 }
 
+/** Keyed hashes of the name's words for search (members/search.ts): exported, then deleted. */
+const search = tablesSection("search", [
+  { table: "member_name_tokens", rows: ofMember(), key: column("token"), remove: true },
+]);
+
 /** Holds' references are operator text; unlike journal entries they are not hash-chained. */
 const ledgerNotes = tablesSection("ledgerNotes", [
   {
@@ -360,6 +365,7 @@ const idempotency = tablesSection("idempotency", [
 /** Every module that holds data about members, in export order. */
 export const memberDataSections: readonly MemberDataSection[] = [
   profile,
+  search,
   ledger,
   ledgerNotes,
   purchases,

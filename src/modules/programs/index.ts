@@ -11,7 +11,10 @@ export const moneyInput = z
   .union([z.string().max(40), z.number().nonnegative()])
   .describe('Decimal amount in major units of the currency, e.g. "250000" or "12.50"');
 
-const timezoneSchema = z.string().max(64).refine(isTimezone, { message: "unknown IANA timezone" });
+export const timezoneSchema = z
+  .string()
+  .max(64)
+  .refine(isTimezone, { message: "unknown IANA timezone" });
 
 export const expirySchema = z.discriminatedUnion("policy", [
   z.object({ policy: z.literal("none") }).strict(),

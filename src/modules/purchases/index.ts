@@ -32,6 +32,7 @@ import {
   type Evaluation,
   loadActiveCampaigns,
 } from "../rules/index.ts";
+import { closedStores, storeClosed } from "../stores/index.ts";
 import { afterPurchases } from "../tiers/index.ts";
 
 /** How far ahead of the server clock a till's clock may run before its receipts are refused. */
@@ -318,6 +319,18 @@ async function recordPurchases(
       )
       .execute();
     for (const row of rows) stored.set(receiptKey(row.store_id, row.external_id), row);
+  }
+  // A new receipt at a store registered as closed is refused; replays still answer (decision 0050).
+  const closed = await closedStores(
+    tx,
+    programId,
+    prepared.map((item) => item.input.storeId),
+  );
+  for (const [index, outcome] of outcomes.entries()) {
+    if (!isPrepared(outcome) || !closed.has(outcome.input.storeId)) continue;
+    if (stored.has(receiptKey(outcome.input.storeId, outcome.input.externalId))) continue;
+    outcomes[index] = storeClosed(outcome.input.storeId);
+    members.delete(index);
   }
 
   const locked = await lockMembers(

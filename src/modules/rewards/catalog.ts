@@ -44,38 +44,61 @@ export const grantableTypes: ReadonlySet<RewardType> = new Set([
 ]);
 
 const label = z.string().trim().min(1).max(120);
+// Each schema carries one valid example: GET /v1/reward-types publishes it with the schema.
 export const benefitSchemas = {
-  discount_amount: z.object({ amount: moneyInput }).strict(),
+  discount_amount: z
+    .object({ amount: moneyInput })
+    .strict()
+    .meta({ examples: [{ amount: "25000" }] }),
   discount_percent: z
     .object({
       percent: z.number().int().min(1).max(100),
       cap: moneyInput.nullable().optional().describe("Largest discount; null = no cap"),
     })
-    .strict(),
-  free_product: z.object({ sku: z.string().trim().min(1).max(64) }).strict(),
-  webshop_voucher: z.object({ amount: moneyInput }).strict(),
-  gift_card: z.object({ amount: moneyInput.describe("Value loaded on the card") }).strict(),
-  partner_gift_card: z.object({ partner: label }).strict(),
+    .strict()
+    .meta({ examples: [{ percent: 10, cap: "50000" }] }),
+  free_product: z
+    .object({ sku: z.string().trim().min(1).max(64) })
+    .strict()
+    .meta({ examples: [{ sku: "KOPI-SUSU" }] }),
+  webshop_voucher: z
+    .object({ amount: moneyInput })
+    .strict()
+    .meta({ examples: [{ amount: "15000" }] }),
+  gift_card: z
+    .object({ amount: moneyInput.describe("Value loaded on the card") })
+    .strict()
+    .meta({ examples: [{ amount: "100000" }] }),
+  partner_gift_card: z
+    .object({ partner: label })
+    .strict()
+    .meta({ examples: [{ partner: "Kopi Kenangan" }] }),
   experience: z
     .object({ eventAt: z.iso.datetime({ offset: true }), venue: label.optional() })
-    .strict(),
-  cashback: z.object({ amount: moneyInput.describe("Credited to the member's wallet") }).strict(),
+    .strict()
+    .meta({ examples: [{ eventAt: "2026-06-01T19:00:00+07:00", venue: "Jakarta" }] }),
+  cashback: z
+    .object({ amount: moneyInput.describe("Credited to the member's wallet") })
+    .strict()
+    .meta({ examples: [{ amount: "10000" }] }),
   charity_donation: z
     .object({
       charity: label,
       value: moneyInput.describe("Money the program donates per redemption (for reports)"),
     })
-    .strict(),
+    .strict()
+    .meta({ examples: [{ charity: "Rumah Zakat", value: "5000" }] }),
   tier_upgrade: z
     .object({
-      tierId: z.string().max(64),
+      tierId: z.string().max(64).describe("Id of a tier on the program's ladder (tir_…)"),
       days: z.number().int().min(1).max(3660).nullable().describe("null = no end"),
     })
-    .strict(),
+    .strict()
+    .meta({ examples: [{ tierId: "tir_01jq7m5v2k8x9c3d4e5f6g7h8j", days: 90 }] }),
 } satisfies Record<RewardType, z.ZodType>;
 
 /** Benefit fields that are money: stored in minor units as `<name>Minor`. */
-const moneyFields: Partial<Record<RewardType, string[]>> = {
+export const moneyFields: Partial<Record<RewardType, string[]>> = {
   discount_amount: ["amount"],
   discount_percent: ["cap"],
   webshop_voucher: ["amount"],

@@ -30,6 +30,7 @@ export {
 export { donationReport } from "./donations.ts";
 export { ineligibleReasons, memberRewardOptions } from "./eligibility.ts";
 export { assertRewardGrantable, grantReward, redeemReward } from "./redemption.ts";
+export { type RewardTypeView, rewardTypeSchema, rewardTypesView } from "./reward-types.ts";
 export {
   changeBalance,
   findStoredValue,

@@ -7,8 +7,15 @@ import type { Queryable, Tx } from "../../db/client.ts";
 import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { emit } from "../outbox/index.ts";
-import { assertNotLocked, clearFailures, policies, recordFailure } from "./failures.ts";
-import { deliverInvitation } from "./mail.ts";
+import {
+  accountKey,
+  addressKey,
+  assertNotLocked,
+  clearFailures,
+  policies,
+  recordFailure,
+} from "./failures.ts";
+import { deliverInvitation, staffLink } from "./mail.ts";
 import {
   assertStrongPassword,
   decoyPasswordHash,
@@ -36,6 +43,7 @@ import {
   staffRoles,
   type WebSessionsTable,
 } from "./tables.ts";
+import { openTotpSecret, sealTotpSecret } from "./totp-secrets.ts";
 
 export const invitationTtlMs = 7 * 86_400_000;
 export const recoveryCodeCount = 10;
@@ -70,7 +78,7 @@ export const invitationSchema = z.object({
   createdAt: z.string(),
 });
 
-const passwordSchema = z.string().min(1).max(passwordLengthMax);
+export const passwordSchema = z.string().min(1).max(passwordLengthMax);
 
 export const invitationAcceptSchema = z
   .object({
@@ -115,7 +123,7 @@ export const staffSchema = z.object({
 });
 export type StaffView = z.infer<typeof staffSchema>;
 
-function normalizeEmail(email: string): string {
+export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
@@ -167,12 +175,6 @@ export async function listProgramStaff(ctx: Ctx, programId: string): Promise<Sta
 
 // ---- Invitations -------------------------------------------------------------------------------
 
-function inviteUrl(ctx: Ctx, token: string): string {
-  const base = (ctx.communications?.publicUrl ?? "http://localhost:8080").replace(/\/$/, "");
-  // The token goes in the fragment: it never reaches server logs or Referer headers.
-  return `${base}/admin/accept-invite#token=${token}`;
-}
-
 /**
  * Invites someone to a program (programId "" = the deployment, owners only). The link works once
  * and for 7 days; only its hash is stored.
@@ -210,7 +212,7 @@ export async function createInvitation(
       at: now,
     });
   });
-  const url = inviteUrl(ctx, token);
+  const url = staffLink(ctx, "accept-invite", token);
   await deliverInvitation(ctx, { email: row.email, role: row.role, url });
   return {
     invitation: {
@@ -300,7 +302,7 @@ export async function acceptInvitation(
           email: invitation.email,
           display_name: input.displayName ?? invitation.email,
           password_hash: passwordHash as string,
-          totp_secret: null,
+          totp_secret_enc: null,
           totp_enabled_at: null,
           totp_last_step: null,
           disabled_at: null,
@@ -338,13 +340,6 @@ export async function acceptInvitation(
 }
 
 // ---- Sign-in -----------------------------------------------------------------------------------
-
-export function clientAddress(request: FastifyRequest): string {
-  return request.ip || "unknown";
-}
-
-const accountKey = (staffId: string) => `staff:${staffId}`;
-const addressKey = (request: FastifyRequest) => `ip:${clientAddress(request)}`;
 
 export interface SignInResult {
   stage: "totp_required" | "signed_in";
@@ -474,9 +469,8 @@ export async function completeSecondFactor(
   await assertNotLocked(db, [addressKey(request), accountKey(account.id)], now);
   let ok = false;
   if ("code" in input) {
-    ok =
-      account.totp_secret !== null &&
-      (await acceptTotp(db, account, account.totp_secret, input.code, now));
+    const secret = openTotpSecret(account);
+    ok = secret !== null && (await acceptTotp(db, account, secret, input.code, now));
   } else {
     const used = await db
       .updateTable("staff_recovery_codes")
@@ -515,7 +509,7 @@ export async function startTotpEnrolment(ctx: Ctx, account: StaffAccountsTable) 
   const secret = generateSecret();
   await ctx.db.kysely
     .updateTable("staff_accounts")
-    .set({ totp_secret: secret, updated_at: ctx.clock.now() })
+    .set({ totp_secret_enc: sealTotpSecret(account.id, secret), updated_at: ctx.clock.now() })
     .where("id", "=", account.id)
     .execute();
   const otpauthUri = generateURI({ issuer: "Setia", label: account.email, secret });
@@ -531,10 +525,11 @@ export async function confirmTotpEnrolment(
   code: string,
 ): Promise<{ recoveryCodes: string[]; session: StartedSession }> {
   const now = ctx.clock.now();
-  if (account.totp_enabled_at || !account.totp_secret) {
+  const secret = openTotpSecret(account);
+  if (account.totp_enabled_at || secret === null) {
     throw new DomainError("validation_failed", "start the enrolment first");
   }
-  if (!(await acceptTotp(ctx.db.kysely, account, account.totp_secret, code, now))) {
+  if (!(await acceptTotp(ctx.db.kysely, account, secret, code, now))) {
     throw new DomainError("unauthorized", "the code is wrong; check the device's clock");
   }
   const recoveryCodes = Array.from({ length: recoveryCodeCount }, newRecoveryCode);
@@ -610,7 +605,11 @@ export async function signOutEverywhere(ctx: Ctx, staffId: string): Promise<void
 
 // ---- Program staff management ------------------------------------------------------------------
 
-async function programMembership(db: Queryable | Tx, programId: string, staffId: string) {
+export async function programMembership(
+  db: Queryable | Tx,
+  programId: string,
+  staffId: string,
+) {
   const row = await db
     .selectFrom("staff_memberships")
     .selectAll()
@@ -621,7 +620,10 @@ async function programMembership(db: Queryable | Tx, programId: string, staffId:
   return row;
 }
 
-function assertMayManage(actorIsOwner: boolean, ...roles: (StaffRole | undefined)[]): void {
+export function assertMayManage(
+  actorIsOwner: boolean,
+  ...roles: (StaffRole | undefined)[]
+): void {
   if (!actorIsOwner && roles.includes("owner")) {
     throw new DomainError("forbidden", "only an owner may invite or change owners");
   }

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from "fastify";
 import { sql } from "kysely";
 import type { Queryable, Tx } from "../../db/client.ts";
 import { DomainError } from "../../lib/errors.ts";
@@ -24,7 +25,23 @@ export const policies = {
   codeRequests: { failuresMax: 5, windowMs: 3_600_000, lockMs: 900_000, lockMaxMs: 3_600_000 },
   /** Wrong portal codes for one phone or email, across codes: 10 an hour. */
   codeFailures: { failuresMax: 10, windowMs: 3_600_000, lockMs: 900_000, lockMaxMs: 3_600_000 },
+  /** Password reset links asked for one email, whether or not it has an account: 5 an hour. */
+  resetRequests: { failuresMax: 5, windowMs: 3_600_000, lockMs: 900_000, lockMaxMs: 3_600_000 },
 } satisfies Record<string, BackoffPolicy>;
+
+/** A counter older than the longest window counts nothing: the cleanup job may delete it. */
+export const failureWindowMaxMs = Math.max(...Object.values(policies).map((p) => p.windowMs));
+
+/**
+ * The client address lockouts and quotas key on: the peer's address, or the client named in
+ * X-Forwarded-For when SETIA_TRUST_PROXY trusts the proxy in between (Fastify's request.ip).
+ */
+export function clientAddress(request: FastifyRequest): string {
+  return request.ip || "unknown";
+}
+
+export const accountKey = (staffId: string) => `staff:${staffId}`;
+export const addressKey = (request: FastifyRequest) => `ip:${clientAddress(request)}`;
 
 /** Throws rate_limited while any of the keys is locked. */
 export async function assertNotLocked(

@@ -1,8 +1,9 @@
 /**
  * Staff accounts and web sign-in (P25, P27): invitations, argon2id passwords with strength checks,
- * TOTP two-factor sign-in with recovery codes, cookie sessions with CSRF tokens, lockout, the
- * role map for every route; member portal sign-in by one-time code; program branding; the admin
- * overview report.
+ * password reset links, TOTP two-factor sign-in with recovery codes (secrets encrypted at rest),
+ * cookie sessions with CSRF tokens, lockout, the role map for every route, the cleanup of spent
+ * sign-in records; member portal sign-in by one-time code; program branding; the admin overview
+ * report.
  */
 export {
   type Area,
@@ -23,6 +24,7 @@ export {
   setLogo,
   updateBranding,
 } from "./branding.ts";
+export { type AuthPurgeReport, purgeAuthRecords } from "./cleanup.ts";
 export { policies } from "./failures.ts";
 export {
   codeAttemptsMax,
@@ -40,6 +42,16 @@ export {
   overviewSchema,
   programOverview,
 } from "./reports.ts";
+export {
+  emailPasswordReset,
+  forgotPasswordSchema,
+  requestPasswordReset,
+  resetPassword,
+  resetPasswordSchema,
+  resetSentSchema,
+  resetTtlMs,
+  sendPasswordReset,
+} from "./reset.ts";
 export { passwordLengthMin, passwordScoreMin } from "./secrets.ts";
 export {
   csrfCookie,
@@ -52,3 +64,9 @@ export {
   setSessionCookies,
 } from "./sessions.ts";
 export { type StaffRole, staffRoles } from "./tables.ts";
+export {
+  encryptLegacyTotpSecrets,
+  rotateTotpSecrets,
+  totpBatchSizeMax,
+  totpSecretKeyUsage,
+} from "./totp-secrets.ts";

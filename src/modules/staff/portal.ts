@@ -6,8 +6,13 @@ import { newId } from "../../lib/ids.ts";
 import { sha256Hex } from "../../lib/json.ts";
 import { sendOneTimeCode } from "../communications/index.ts";
 import { findMemberRow, normalizePhone } from "../members/index.ts";
-import { clientAddress } from "./accounts.ts";
-import { assertNotLocked, clearFailures, policies, recordFailure } from "./failures.ts";
+import {
+  assertNotLocked,
+  clearFailures,
+  clientAddress,
+  policies,
+  recordFailure,
+} from "./failures.ts";
 import { mayLogSecrets } from "./mail.ts";
 import { newNumericCode, sameToken } from "./secrets.ts";
 import {

@@ -1,4 +1,4 @@
-/** Row types of the staff module's tables (migration 012), as the query layer sees them. */
+/** Row types of the staff module's tables (migrations 012, 014), as the query layer sees them. */
 import type { ColumnType, Generated } from "kysely";
 
 export const staffRoles = ["owner", "admin", "marketer", "analyst", "support", "cashier"] as const;
@@ -9,7 +9,8 @@ export interface StaffAccountsTable {
   email: string;
   display_name: string;
   password_hash: string;
-  totp_secret: string | null;
+  /** The TOTP secret encrypted under the data keyring (totp-secrets.ts); null before enrolment. */
+  totp_secret_enc: string | null;
   totp_enabled_at: Date | null;
   totp_last_step: number | null;
   disabled_at: Date | null;
@@ -43,6 +44,23 @@ export interface StaffRecoveryCodesTable {
   staff_id: string;
   code_hash: string;
   used_at: Date | null;
+}
+
+export interface StaffPasswordResetsTable {
+  id: string;
+  token_hash: string;
+  /** Null when the email named no active account (the row makes both answers alike). */
+  staff_id: string | null;
+  requested_by: string | null;
+  expires_at: Date;
+  used_at: Date | null;
+  created_at: Date;
+}
+
+/** TOTP secrets found in clear by migration 014, until they are encrypted at start. */
+export interface StaffTotpPlaintextLegacyTable {
+  staff_id: string;
+  totp_secret: string;
 }
 
 export interface WebSessionsTable {
@@ -95,6 +113,8 @@ export interface StaffTables {
   staff_memberships: StaffMembershipsTable;
   staff_invitations: StaffInvitationsTable;
   staff_recovery_codes: StaffRecoveryCodesTable;
+  staff_password_resets: StaffPasswordResetsTable;
+  staff_totp_plaintext_legacy: StaffTotpPlaintextLegacyTable;
   web_sessions: WebSessionsTable;
   portal_codes: PortalCodesTable;
   auth_failures: AuthFailuresTable;

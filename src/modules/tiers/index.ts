@@ -42,4 +42,10 @@ export {
   upgradeWindow,
   windowStart,
 } from "./qualification.ts";
-export { forgetLadder, loadLadder, requireLadder, saveLadder } from "./store.ts";
+export {
+  forgetLadder,
+  listLadderVersions,
+  loadLadder,
+  requireLadder,
+  saveLadder,
+} from "./store.ts";

@@ -41,6 +41,23 @@ export async function loadLadder(
   return row ? toLadder(row, program.timezone) : null;
 }
 
+/** Saved versions, newest first, each with its save time; `before` pages back. */
+export async function listLadderVersions(
+  db: Db,
+  program: Pick<Program, "id" | "timezone">,
+  options: { limit: number; before?: number | undefined },
+): Promise<(TierLadder & { createdAt: Date })[]> {
+  let query = db
+    .selectFrom("tier_ladders")
+    .select(["version", "definition", "created_at"])
+    .where("program_id", "=", program.id)
+    .orderBy("version", "desc")
+    .limit(options.limit);
+  if (options.before !== undefined) query = query.where("version", "<", options.before);
+  const rows = await query.execute();
+  return rows.map((row) => ({ ...toLadder(row, program.timezone), createdAt: row.created_at }));
+}
+
 /** How long a process reuses a ladder it read; a change elsewhere is seen within this. */
 export const ladderCacheTtlMs = 1_000;
 const ladderCache = new Map<string, { ladder: TierLadder | null; until: number }>();

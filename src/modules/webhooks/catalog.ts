@@ -1,5 +1,6 @@
 import type { OpenAPIV3_1 } from "openapi-types";
 import { z } from "zod";
+import { storeChannels, storeStatuses } from "../stores/index.ts";
 
 /*
  * The event catalog: one zod schema per event type's payload (version 1). The same schemas feed
@@ -228,6 +229,25 @@ function moduleEntries() {
         transactionId: id("Transaction"),
         referrerPoints: points,
         refereePoints: points,
+      }),
+    ],
+    "store.created": [
+      "A store was registered.",
+      z.object({
+        storeId: text.describe("The store's code, as purchases carry it"),
+        name: text,
+        channel: z.enum(storeChannels),
+        status: z.enum(storeStatuses),
+        ...version,
+      }),
+    ],
+    "store.updated": [
+      "A store's details changed, or it was closed or reopened.",
+      z.object({
+        storeId: text.describe("The store's code, as purchases carry it"),
+        fields: z.array(text).describe("Names of the fields that changed"),
+        status: z.enum(storeStatuses).describe("The store's status after the change"),
+        ...version,
       }),
     ],
   } satisfies Record<string, [string, z.ZodObject]>;

@@ -1,15 +1,8 @@
 import { useState } from "react";
 import { formatDate } from "../../shared/i18n.ts";
 import { Card, Check, ErrorNote, Field, Select, useAction, useLoad } from "../../shared/ui.tsx";
-import { emptyArgs, type JsonSchema, SchemaForm } from "../schema-form.tsx";
+import { emptyArgs, type JsonSchema, localInput, SchemaForm } from "../schema-form.tsx";
 import { adminPath, useSession } from "../session.ts";
-
-/** An ISO instant as the value of a datetime-local input, in the browser's zone. */
-function localInput(iso: string | null): string {
-  if (!iso) return "";
-  const date = new Date(iso);
-  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
-}
 
 interface RegistryType {
   code: string;

@@ -11,6 +11,7 @@ import {
   useLoad,
 } from "../../shared/ui.tsx";
 import { type Role, type Staff, useSession } from "../session.ts";
+import { StorePicker } from "./stores.tsx";
 
 /** Program settings and branding (name, colours, tone, logo) that the portal and POS apply. */
 export function Settings() {
@@ -170,7 +171,7 @@ export function StaffPage() {
   const list = useLoad(() => api.get<{ data: Staff[] }>(base), [base]);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("cashier");
-  const [storeIds, setStoreIds] = useState("");
+  const [storeIds, setStoreIds] = useState<string[]>([]);
   const [inviteUrl, setInviteUrl] = useState("");
   const [run, busy, error] = useAction();
   return (
@@ -184,7 +185,9 @@ export function StaffPage() {
             <th>{t.email}</th>
             <th>{t.role}</th>
             <th>{t.status}</th>
-            <th />
+            <th>
+              <span className="visually-hidden">{t.actions}</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -220,14 +223,10 @@ export function StaffPage() {
           onSubmit={(event) => {
             event.preventDefault();
             run(async () => {
-              const ids = storeIds
-                .split(",")
-                .map((id) => id.trim())
-                .filter(Boolean);
               const result = await api.post<{ inviteUrl: string }>(`${base}/invitations`, {
                 email,
                 role,
-                ...(ids.length && { storeIds: ids }),
+                ...(role === "cashier" && { storeIds }),
               });
               setInviteUrl(result.inviteUrl);
             });
@@ -240,7 +239,7 @@ export function StaffPage() {
             options={roles.map((r) => ({ value: r, label: r }))}
             onChange={setRole}
           />
-          <Field label={t.storeIds} value={storeIds} onChange={setStoreIds} />
+          {role === "cashier" && <StorePicker value={storeIds} onChange={setStoreIds} />}
           <button type="submit" disabled={busy}>
             {t.invite}
           </button>
@@ -282,7 +281,9 @@ export function ApiKeys() {
             <th>{t.name}</th>
             <th>{t.role}</th>
             <th>{t.date}</th>
-            <th />
+            <th>
+              <span className="visually-hidden">{t.actions}</span>
+            </th>
           </tr>
         </thead>
         <tbody>

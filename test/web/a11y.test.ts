@@ -1,0 +1,257 @@
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { text as portalText } from "../../web/app/i18n.ts";
+import { text as posText } from "../../web/pos/i18n.ts";
+import { nextPhone } from "../harness.ts";
+import { Auditor, loggedCode, staffSignIn, switchLanguage, withAxe } from "./audit.ts";
+import { createStaff, openBrowser, startWebServer, type WebServer } from "./support.ts";
+
+// axe-core (WCAG 2 A/AA and best practice) over every main page of the three front ends, in
+// Indonesian and English, under each program's branding; serious and critical findings fail.
+let server: WebServer;
+const storeId = "jkt-01";
+
+/** Programs with the brandings the tests use: Setia's defaults, a sound one and a careless one. */
+const brands = {
+  default: null,
+  custom: { primary: "#1e3a8a", secondary: "#f97316", background: "#f8fafc", text: "#0f172a" },
+  // Light yellow on near-white with a pale text colour: nothing here is readable as given.
+  careless: { primary: "#ffd60a", secondary: "#fff3b0", background: "#fffdf0", text: "#b8b09a" },
+} as const;
+type Brand = keyof typeof brands;
+const programs = {} as Record<Brand, { id: string; memberId: string; phone: string }>;
+
+beforeAll(async () => {
+  server = await startWebServer();
+  for (const brand of Object.keys(brands) as Brand[]) {
+    const program = await server.api<{ id: string }>("POST", "/v1/programs", {
+      name: `Toko ${brand}`,
+      currency: "IDR",
+    });
+    const id = program.body.id;
+    const colors = brands[brand];
+    if (colors) {
+      const branded = await server.api("PUT", `/v1/programs/${id}/branding`, { colors });
+      expect(branded.status, JSON.stringify(branded.body)).toBe(200);
+    }
+    const phone = nextPhone();
+    const member = await server.api<{ id: string }>("POST", `/v1/programs/${id}/members`, {
+      phone,
+      name: "Siti Rahayu",
+      consents: { terms: true },
+    });
+    const sale = await server.api("POST", `/v1/programs/${id}/transactions`, {
+      externalId: `R-${phone}`,
+      storeId,
+      channel: "pos",
+      occurredAt: new Date(Date.now() - 60_000).toISOString(),
+      currency: "IDR",
+      total: "1000000",
+      member: { id: member.body.id },
+      lines: [{ sku: "BIJI-KOPI", quantity: 1, unitPrice: "1000000" }],
+    });
+    expect(sale.status, JSON.stringify(sale.body)).toBe(201);
+    const reward = await server.api("POST", `/v1/programs/${id}/rewards`, {
+      type: "discount_amount",
+      benefit: { amount: "20000" },
+      pointsCost: 30,
+      texts: { id: { name: "Potongan Rp 20.000" }, en: { name: "Rp 20,000 off" } },
+    });
+    expect(reward.status, JSON.stringify(reward.body)).toBe(201);
+    programs[brand] = { id, memberId: member.body.id, phone };
+  }
+  const first = programs.default.id;
+  const campaign = await server.api("POST", `/v1/programs/${first}/campaigns`, {
+    name: "Kopi pagi",
+    startsAt: "2026-01-01T00:00:00Z",
+    status: "active",
+    rules: [{ actions: [{ type: "fixed_bonus", args: { points: 10 } }] }],
+  });
+  expect(campaign.status, JSON.stringify(campaign.body)).toBe(201);
+  const ladder = await server.api("PUT", `/v1/programs/${first}/tier-ladder`, {
+    qualification: { metric: "spend", window: { kind: "rolling_months", months: 12 } },
+    lowestTierAutomatic: true,
+    tiers: [
+      { code: "silver", rank: 1, names: { id: "Perak", en: "Silver" }, threshold: 0 },
+      { code: "gold", rank: 2, names: { id: "Emas", en: "Gold" }, threshold: 5_000_000 },
+    ],
+  });
+  expect(ladder.status, JSON.stringify(ladder.body)).toBe(200);
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+async function settled(page: Page): Promise<void> {
+  await page.waitForLoadState("networkidle");
+}
+
+/** Every admin page the owner's menu offers, plus a member's page and the campaign editor. */
+async function auditAdmin(page: Page, auditor: Auditor, locale: "id" | "en"): Promise<void> {
+  const { id: programId, memberId } = programs.default;
+  const nav = (path: string) => page.locator(`nav a[href="/admin/${path}"]`).click();
+  const visit = async (name: string) => {
+    await page.getByRole("heading", { level: 1 }).first().waitFor();
+    await settled(page);
+    await auditor.check(`admin ${name} (${locale})`);
+  };
+  await nav("");
+  await page.locator("p.figure").first().waitFor();
+  await visit("home");
+  await nav("members");
+  await visit("members");
+  await page.goto(`${server.base}/admin/members/${memberId}`);
+  await visit("member 360°");
+  await nav("campaigns");
+  await page.locator("table a").first().waitFor();
+  await visit("campaigns");
+  await page.locator("table a").first().click();
+  await page.locator("fieldset").first().waitFor();
+  await visit("campaign editor");
+  await nav("campaigns");
+  await page.locator("main button").first().click();
+  await page.locator("fieldset").first().waitFor();
+  await page.locator("fieldset").nth(1).locator("button").last().click();
+  await visit("new campaign");
+  await nav("tiers");
+  await visit("tiers");
+  await nav("rewards");
+  await visit("rewards");
+  await nav("settings");
+  await page.locator('input[type="color"]').first().waitFor();
+  await visit("settings");
+  await nav("staff");
+  await visit("staff");
+  await nav("keys");
+  await visit("API keys");
+  expect(page.url()).toContain(programId ? "/admin/keys" : "");
+}
+
+/** The portal from sign-in to the voucher and the profile, under the program's branding. */
+async function auditPortal(
+  page: Page,
+  auditor: Auditor,
+  brand: Brand,
+  locale: "id" | "en",
+): Promise<void> {
+  const { id, memberId, phone } = programs[brand];
+  const t = portalText[locale];
+  const name = (page: string) => `portal ${page} (${brand}, ${locale})`;
+  await page.goto(`${server.base}/app/${id}`);
+  await page.getByRole("heading", { level: 1 }).waitFor();
+  if (locale === "en") await switchLanguage(page, "en");
+  await settled(page);
+  await auditor.check(name("sign-in"));
+  await page.getByRole("button", { name: t.enrol }).click();
+  await auditor.check(name("enrolment"));
+  await page.getByRole("button", { name: t.haveAccount }).click();
+  await page.getByLabel(t.phone).fill(phone);
+  await page.getByRole("button", { name: t.sendCode }).click();
+  await page.getByLabel(t.code).waitFor();
+  await auditor.check(name("code"));
+  await page.getByLabel(t.code).fill(loggedCode(server, memberId));
+  await page.getByRole("button", { name: t.verify }).click();
+  await page.getByTestId("points-available").waitFor();
+  await page.locator(".member-card img").waitFor();
+  await settled(page);
+  await auditor.check(name("card"));
+  const tab = (label: string) => page.locator("nav.tabs button", { hasText: label }).click();
+  await tab(t.history);
+  await page.locator("ul.plain li").first().waitFor();
+  await auditor.check(name("history"));
+  await tab(t.rewards);
+  await page.locator("ul.plain li button").first().waitFor();
+  await settled(page);
+  await auditor.check(name("rewards"));
+  await page.locator("ul.plain li button").first().click();
+  await page.getByRole("dialog").waitFor();
+  await auditor.check(name("redeem dialog"));
+  await page.getByRole("dialog").getByRole("button", { name: t.redeem }).click();
+  await page.getByTestId("voucher-code").waitFor();
+  await settled(page);
+  await auditor.check(name("voucher"));
+  await tab(t.profile);
+  await page.getByLabel(t.name).waitFor();
+  await settled(page);
+  await auditor.check(name("profile"));
+}
+
+/** The till: sign-in, a member found, a basket with its preview, a recorded sale, a refund. */
+async function auditPos(page: Page, auditor: Auditor, brand: Brand, locale: "id" | "en") {
+  const { id, phone } = programs[brand];
+  const email = await createStaff(server, id, "cashier", [storeId]);
+  const t = posText[locale];
+  const name = (page: string) => `POS ${page} (${brand}, ${locale})`;
+  await staffSignIn(page, server, "pos", email, auditor);
+  await page.getByLabel(t.phoneOrCard).waitFor();
+  await settled(page);
+  await auditor.check(name("till"));
+  await page.getByLabel(t.phoneOrCard).fill(nextPhone());
+  await page.getByRole("button", { name: t.find, exact: true }).click();
+  await page.getByText(t.notFound).waitFor();
+  await auditor.check(name("member not found"));
+  await page.getByLabel(t.phoneOrCard).fill(phone);
+  await page.getByRole("button", { name: t.find, exact: true }).click();
+  await page.getByTestId("member-available").waitFor();
+  await settled(page);
+  await auditor.check(name("member found"));
+  await page.getByLabel(`${t.sku} 1`).fill("KOPI-SUSU");
+  await page.getByLabel(`${t.quantity} 1`).fill("2");
+  await page.getByLabel(`${t.unitPrice} 1`).fill("125000");
+  await page.getByRole("button", { name: t.addLine }).click();
+  await page.getByRole("button", { name: t.preview }).click();
+  await page.getByTestId("preview").waitFor();
+  await auditor.check(name("basket with preview"));
+  const receipt = await page.getByLabel(t.receipt, { exact: true }).inputValue();
+  await page.getByRole("button", { name: t.submit }).click();
+  await page.getByTestId("recorded").waitFor();
+  await auditor.check(name("sale recorded"));
+  await page.getByLabel(t.refundReceipt).fill(receipt);
+  await page.getByLabel(t.amount).fill("125000");
+  await page.getByRole("button", { name: t.refund, exact: true }).click();
+  await page.getByText(t.refundDone.slice(0, 12)).waitFor();
+  await auditor.check(name("refund"));
+}
+
+describe("accessibility audit (axe-core, WCAG 2 A/AA)", () => {
+  it("admin: every page of the owner's menu, in Indonesian and English", async () => {
+    const email = await createStaff(server, null, "owner");
+    const browser = await openBrowser();
+    try {
+      const { page } = browser;
+      await withAxe(page);
+      const auditor = new Auditor(page);
+      await staffSignIn(page, server, "admin", email, auditor);
+      await page.locator("nav a").first().waitFor();
+      await auditAdmin(page, auditor, "id");
+      await switchLanguage(page, "en");
+      await auditAdmin(page, auditor, "en");
+      auditor.assertClean();
+    } finally {
+      await browser.close();
+    }
+  });
+
+  for (const [brand, locales] of [
+    ["default", ["id", "en"]],
+    ["custom", ["en"]],
+    ["careless", ["id"]],
+  ] as const) {
+    it(`portal and POS under the ${brand} branding (${locales.join(", ")})`, async () => {
+      for (const locale of locales) {
+        const browser = await openBrowser();
+        try {
+          const { page } = browser;
+          await withAxe(page);
+          const auditor = new Auditor(page);
+          await auditPortal(page, auditor, brand, locale);
+          await auditPos(page, auditor, brand, locale);
+          auditor.assertClean();
+        } finally {
+          await browser.close();
+        }
+      }
+    });
+  }
+});
