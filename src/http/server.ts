@@ -64,13 +64,14 @@ export function loggedRequest(request: FastifyRequest) {
   const parts = path
     .split("/")
     .map((part, i) => (secretFields.has(pattern[i]?.slice(1) ?? "") ? "[redacted]" : part));
-  const query = new URLSearchParams(queryAt < 0 ? "" : request.url.slice(queryAt + 1));
-  for (const name of new Set(query.keys())) {
-    if (secretFields.has(name.toLowerCase())) query.set(name, "[redacted]");
-  }
+  const query = queryAt < 0 ? "" : request.url.slice(queryAt);
   return {
     method: request.method,
-    url: parts.join("/") + (query.size > 0 ? `?${query}` : ""),
+    url:
+      parts.join("/") +
+      query.replace(/([?&])([^=&]*)=[^&]*/g, (field, separator: string, name: string) =>
+        secretFields.has(name.toLowerCase()) ? `${separator}${name}=[redacted]` : field,
+      ),
     host: request.host,
     remoteAddress: request.ip,
     remotePort: request.socket?.remotePort,
@@ -81,8 +82,8 @@ export async function buildServer(ctx: Ctx): Promise<App> {
   const trust = ctx.trustProxy ?? false;
   const app = Fastify({
     loggerInstance: ctx.log.child({}, { serializers: { req: loggedRequest } }) as FastifyBaseLogger,
-    // Off unless SETIA_TRUST_PROXY says which proxies' X-Forwarded-For to believe.
-    // A hop count as the function Fastify makes of one (its types omit numbers).
+    // Off unless SETIA_TRUST_PROXY says whose X-Forwarded-For to believe; a hop count becomes
+    // the function Fastify itself makes of one (its types omit numbers).
     trustProxy: typeof trust === "number" ? (_address: string, hop: number) => hop < trust : trust,
     bodyLimit: bodyLimitBytes,
     genReqId: () => newId("request"),

@@ -72,7 +72,7 @@ describe(`background workers (${testDriver})`, { timeout: 120_000 }, () => {
       const chained = () =>
         db.direct(async (direct) => {
           const { rows } = await sql<{ n: number }>`
-            select count(*)::int as n from audit_chain`.execute(direct);
+            select count(*)::int as n from audit_chain`.execute(direct.kysely);
           return rows[0]?.n ?? 0;
         });
 

@@ -1,5 +1,5 @@
-import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { expectError } from "../api/support.ts";
 import { createTestApi, type TestApi } from "../harness.ts";
 import { type RewardsProgram, rewardBody, rewardsProgram } from "./support.ts";
@@ -88,9 +88,7 @@ describe("reward types for the admin editor", () => {
       const stored = created.body.benefit as Record<string, unknown>;
       // Money comes back in the currency's major units with its minor digits (USD: 2).
       for (const field of type.moneyFields) {
-        expect(stored[field], `${type.type}.${field}`).toBe(
-          Number(benefit[field]).toFixed(2),
-        );
+        expect(stored[field], `${type.type}.${field}`).toBe(Number(benefit[field]).toFixed(2));
       }
       for (const field of Object.keys(benefit).filter((f) => !type.moneyFields.includes(f))) {
         expect(stored[field], `${type.type}.${field}`).toEqual(benefit[field]);

@@ -53,7 +53,7 @@ const holdSchema = z
     settledAt: z.string().nullable(),
   })
   .meta({ id: "Hold" });
-const entrySchema = z.object({
+export const entrySchema = z.object({
   id: z.string(),
   kind: z.string(),
   points: z.object({

@@ -55,7 +55,11 @@ import {
   programParams,
   unsecured,
 } from "../kit.ts";
+import { entrySchema } from "./ledger.ts";
 import { balanceOf } from "./members.ts";
+import { memberExportSchema } from "./privacy.ts";
+import { optionSchema, redemptionResult } from "./rewards.ts";
+import { memberTierSchema } from "./tiers.ts";
 
 /** Points that expire within this many days count as "expiring soon" on the portal. */
 const expiringSoonDays = 30;
@@ -358,7 +362,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
         security: memberSecured,
         params: programParams,
         querystring: pageQuery,
-        response: { 200: pageOf(z.any()), ...errorResponses },
+        response: { 200: pageOf(entrySchema), ...errorResponses },
       },
     },
     async (request) => {
@@ -384,7 +388,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
         tags,
         security: memberSecured,
         params: programParams,
-        response: { 200: z.any(), ...errorResponses },
+        response: { 200: memberTierSchema, ...errorResponses },
       },
     },
     async (request) => {
@@ -403,7 +407,19 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
         tags,
         security: memberSecured,
         params: programParams,
-        response: { 200: z.object({ data: z.array(z.any()) }), ...errorResponses },
+        response: {
+          200: z.object({
+            data: z.array(
+              optionSchema.pick({
+                reward: true,
+                pointsCost: true,
+                affordable: true,
+                pointsMissing: true,
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
       },
     },
     async (request) => {
@@ -438,7 +454,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
         security: memberSecured,
         params: programParams.extend({ rewardId: z.string().max(64) }),
         headers: idempotencyHeaders,
-        response: { 201: z.any(), ...errorResponses },
+        response: { 201: redemptionResult, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -465,7 +481,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
         async (tx) => ({ status: 201, body: await run(tx) }),
       );
       if (result.replayed) reply.header("idempotent-replayed", "true");
-      return result.body;
+      return result.body as Awaited<ReturnType<typeof run>>;
     },
   );
 
@@ -532,7 +548,7 @@ export function registerPortalRoutes(app: App, ctx: Ctx): void {
         tags,
         security: memberSecured,
         params: programParams,
-        response: { 200: z.any(), ...errorResponses },
+        response: { 200: memberExportSchema, ...errorResponses },
       },
     },
     async (request, reply) => {

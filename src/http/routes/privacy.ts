@@ -22,7 +22,7 @@ import {
 } from "../kit.ts";
 import { memberParams } from "./members.ts";
 
-const memberExportSchema = z
+export const memberExportSchema = z
   .object({
     format: z.string().describe('"setia.member-export/1"'),
     exportedAt: z.string(),

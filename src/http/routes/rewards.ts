@@ -74,12 +74,12 @@ const amount = z
   .describe('Decimal amount in major units, e.g. "50000"');
 const month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, { message: "YYYY-MM" });
 
-const redemptionResult = z.object({
+export const redemptionResult = z.object({
   voucher: voucherSchema,
   pointsSpent: z.number().int(),
   balance: balanceSchema,
 });
-const optionSchema = z.object({
+export const optionSchema = z.object({
   reward: rewardSchema,
   pointsCost: z.number().int().describe("The member's price (their tier's cost, if any)"),
   cash: z.string(),

@@ -14,7 +14,10 @@ import {
   confirmTotpEnrolment,
   createInvitation,
   csrfCookie,
+  emailPasswordReset,
   endSession,
+  forgotPasswordSchema,
+  type IssuedReset,
   invitationAcceptSchema,
   invitationCreateSchema,
   invitationSchema,
@@ -28,8 +31,13 @@ import {
   programOverview,
   readInvitation,
   removeMembership,
+  requestPasswordReset,
   requireStaffSession,
+  resetPassword,
+  resetPasswordSchema,
+  resetSentSchema,
   secondFactorSchema,
+  sendPasswordReset,
   setAccountDisabled,
   setLogo,
   setSessionCookies,
@@ -47,10 +55,12 @@ import { assertActiveStores } from "../../modules/stores/index.ts";
 import {
   type App,
   errorResponses,
+  idempotencyHeaders,
   programParams,
   secured,
   staffSecured,
   unsecured,
+  write,
 } from "../kit.ts";
 
 const staffParams = programParams.extend({ staffId: z.string().max(64) });
@@ -227,6 +237,46 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
         csrf: session.csrfToken,
       });
       return { stage: "signed_in" as const, staff, csrfToken: session.csrfToken };
+    },
+  );
+
+  app.post(
+    "/v1/staff/sign-in/forgot-password",
+    {
+      config: { access: "public" },
+      schema: {
+        summary:
+          "Email a password reset link (30 minutes, once); the same answer for unknown addresses",
+        tags,
+        security: unsecured,
+        body: forgotPasswordSchema,
+        response: { 202: resetSentSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const sent = await requestPasswordReset(ctx, request, request.body);
+      reply.code(202);
+      return sent;
+    },
+  );
+
+  app.post(
+    "/v1/staff/sign-in/reset-password",
+    {
+      config: { access: "public" },
+      schema: {
+        summary: "Set a new password with a reset link's token; every session of the account ends",
+        tags,
+        security: unsecured,
+        body: resetPasswordSchema,
+        response: { 200: z.object({ email: z.string() }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const result = await resetPassword(ctx, request, request.body);
+      // This browser's session, if any, ended with the others.
+      setSessionCookies(request, reply, "staff", null);
+      return result;
     },
   );
 
@@ -443,6 +493,38 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
         ),
     );
   }
+
+  app.post(
+    "/v1/programs/:programId/staff/:staffId/password-reset",
+    {
+      config: { access: "admin", area: "staff" },
+      schema: {
+        summary: "Email a staff member a password reset link (30 minutes, once; TOTP stays on)",
+        tags,
+        security: secured,
+        params: staffParams,
+        headers: idempotencyHeaders,
+        response: { 202: resetSentSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { programId, staffId } = request.params;
+      // Set only when the write ran (not on a replay): the link is emailed after the commit.
+      const issued: { reset?: IssuedReset } = {};
+      const body = await write(ctx, request, reply, 202, async (tx) => {
+        issued.reset = await sendPasswordReset(tx, {
+          programId,
+          staffId,
+          actorIsOwner: actorIsOwner(request),
+          requestedBy: inviter(request),
+          now: ctx.clock.now(),
+        });
+        return { sent: true as const, expiresAt: issued.reset.expiresAt.toISOString() };
+      });
+      if (issued.reset) await emailPasswordReset(ctx, issued.reset);
+      return body;
+    },
+  );
 
   app.get(
     "/v1/programs/:programId/reports/overview",

@@ -62,7 +62,7 @@ const ladderVersionSchema = ladderSchema
   .extend({ createdAt: z.string().describe("When this version was saved") })
   .meta({ id: "TierLadderVersion" });
 
-const memberTierSchema = z
+export const memberTierSchema = z
   .object({
     memberId: z.string(),
     ladderVersion: z.number().int(),

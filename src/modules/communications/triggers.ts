@@ -3,7 +3,7 @@ import type { Ctx } from "../../context.ts";
 import type { Tx } from "../../db/client.ts";
 import { DomainError } from "../../lib/errors.ts";
 import { expiringLotBatches, inactiveMembers } from "../ledger/index.ts";
-import { listMembers } from "../members/index.ts";
+import { activeMembersBornOn, birthdaysOn } from "../members/index.ts";
 import { readCommittedEvents } from "../outbox/index.ts";
 import { getProgram, listPrograms, type ProgramView } from "../programs/index.ts";
 import { findReward } from "../rewards/index.ts";
@@ -283,36 +283,30 @@ const scanners: Record<ScanName, Scanner> = {
       after = last;
     }
   },
-  // Birthdays are personal data read through the members module (it decrypts them).
+  // Birthdays are encrypted: the members module selects today's by their blind index.
   async birthday(ctx, program, settings, now) {
     const today = localDay(now, program.timezone);
-    const monthDay = today.slice(5);
-    const leapDayToo = monthDay === "02-28" && !isLeapYear(Number(today.slice(0, 4)));
     let queued = 0;
     let after: string | undefined;
     for (;;) {
-      const members = await listMembers(ctx, program.id, { limit: scanPageMax, after });
-      const born = members.filter(
-        (member) =>
-          member.status === "active" &&
-          member.birthday !== null &&
-          (member.birthday.slice(5) === monthDay ||
-            (leapDayToo && member.birthday.slice(5) === "02-29")),
-      );
+      const born = await activeMembersBornOn(ctx.db.kysely, program.id, birthdaysOn(today), {
+        limit: scanPageMax,
+        after,
+      });
       queued += await queueAll(
         ctx,
-        born.map((member) => ({
+        born.map((memberId) => ({
           trigger: "birthday" as const,
-          memberId: member.id,
+          memberId,
           variables: {},
-          key: `birthday:${today.slice(0, 4)}:${member.id}`,
+          key: `birthday:${today.slice(0, 4)}:${memberId}`,
         })),
         program.id,
         settings,
       );
-      const last = members.at(-1);
-      if (!last || members.length < scanPageMax) return queued;
-      after = last.id;
+      const last = born.at(-1);
+      if (!last || born.length < scanPageMax) return queued;
+      after = last;
     }
   },
   // Once per quiet spell: the key carries the last activity, so a member who comes back and
@@ -348,7 +342,3 @@ const scanners: Record<ScanName, Scanner> = {
     }
   },
 };
-
-function isLeapYear(year: number): boolean {
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-}

@@ -66,10 +66,14 @@ export function queryTokens(programId: string, typed: string, field = "q"): stri
     );
   }
   if (words.length > nameQueryWordsMax) {
-    throw new DomainError("validation_failed", `a name search has at most ${nameQueryWordsMax} words`, {
-      field,
-      maxWords: nameQueryWordsMax,
-    });
+    throw new DomainError(
+      "validation_failed",
+      `a name search has at most ${nameQueryWordsMax} words`,
+      {
+        field,
+        maxWords: nameQueryWordsMax,
+      },
+    );
   }
   return [...new Set(words.map((word) => token(programId, prefix(word, namePrefixMax))))];
 }

@@ -57,7 +57,8 @@ export function blindIndexes(
   return {
     phone_bidx: clear.phone_e164 === null ? null : phoneIndex(programId, clear.phone_e164),
     email_bidx: clear.email === null ? null : emailIndex(programId, clear.email),
-    birthday_bidx: clear.birthday === null ? null : birthdayIndex(programId, clear.birthday.slice(5)),
+    birthday_bidx:
+      clear.birthday === null ? null : birthdayIndex(programId, clear.birthday.slice(5)),
   };
 }
 

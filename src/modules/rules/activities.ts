@@ -7,7 +7,7 @@ import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { payloadHash } from "../../lib/json.ts";
 import { earnBonus, lockMembers } from "../ledger/index.ts";
-import { findMemberRows, listMembers } from "../members/index.ts";
+import { activeMembersBornOn, birthdaysOn, findMemberRows } from "../members/index.ts";
 import { emit } from "../outbox/index.ts";
 import { getProgram, getProgramCached } from "../programs/index.ts";
 import { grantReward } from "../rewards/index.ts";
@@ -445,23 +445,17 @@ export async function runBirthdayActivities(ctx: Ctx): Promise<number> {
     const program = await getProgram(ctx.db.kysely, programId);
     const today = localTime(now, program.timezone);
     if (birthdaysDone.get(programId) === today.date) continue;
-    const leap = (today.year % 4 === 0 && today.year % 100 !== 0) || today.year % 400 === 0;
-    const monthDays = new Set([today.date.slice(5)]);
-    if (!leap && today.date.slice(5) === "02-28") monthDays.add("02-29");
     let after: string | undefined;
     for (;;) {
-      // Birthdays are stored encrypted, so the scan reads members through their module.
-      const page = await listMembers(ctx, programId, { limit: birthdayPageSize, after });
-      for (const member of page) {
-        if (
-          !member.birthday ||
-          !monthDays.has(member.birthday.slice(5)) ||
-          member.status !== "active"
-        )
-          continue;
+      // Birthdays are encrypted: the members module selects today's by their blind index.
+      const page = await activeMembersBornOn(ctx.db.kysely, programId, birthdaysOn(today.date), {
+        limit: birthdayPageSize,
+        after,
+      });
+      for (const memberId of page) {
         const done = await ctx.db.transaction((tx) =>
           recordAutomaticActivity(tx, now, programId, {
-            memberId: member.id,
+            memberId,
             type: "birthday",
             externalId: `birthday-${today.year}`,
           }),
@@ -469,7 +463,7 @@ export async function runBirthdayActivities(ctx: Ctx): Promise<number> {
         if (done) fired++;
       }
       if (page.length < birthdayPageSize) break;
-      after = page.at(-1)?.id;
+      after = page.at(-1);
     }
     birthdaysDone.set(programId, today.date);
   }

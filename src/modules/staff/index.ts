@@ -44,6 +44,7 @@ export {
 } from "./reports.ts";
 export {
   emailPasswordReset,
+  type IssuedReset,
   forgotPasswordSchema,
   requestPasswordReset,
   resetPassword,
