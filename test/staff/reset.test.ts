@@ -161,10 +161,7 @@ describe("self-service password reset", () => {
     const staff = await createStaff(api, programId, "analyst");
     const disabled = await createStaff(api, programId, "support");
     const admin = await createStaff(api, programId, "admin");
-    await admin.browser.send(
-      "POST",
-      `/v1/programs/${programId}/staff/${disabled.staffId}/disable`,
-    );
+    await admin.browser.send("POST", `/v1/programs/${programId}/staff/${disabled.staffId}/disable`);
     const before = await api.ctx.db.kysely
       .selectFrom("staff_password_resets")
       .select((eb) => eb.fn.countAll<number>().as("n"))

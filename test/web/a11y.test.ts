@@ -123,6 +123,11 @@ async function auditAdmin(page: Page, auditor: Auditor, locale: "id" | "en"): Pr
   await nav("settings");
   await page.locator('input[type="color"]').first().waitFor();
   await visit("settings");
+  // A pale text colour: the page says which readable colour the portal and till will draw.
+  await expect(page.getByTestId("readable-colours").count()).resolves.toBe(0);
+  await page.locator('input[type="color"]').nth(3).fill(brands.careless.text);
+  await expect(page.getByTestId("readable-colours").textContent()).resolves.toContain("#787264");
+  await auditor.check(`admin settings with a pale text colour (${locale})`);
   await nav("staff");
   await visit("staff");
   await nav("keys");

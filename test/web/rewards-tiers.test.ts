@@ -1,6 +1,6 @@
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staffSignIn } from "./audit.ts";
+import { Auditor, staffSignIn, withAxe } from "./audit.ts";
 import { createStaff, openBrowser, screenshot, startWebServer, type WebServer } from "./support.ts";
 
 // A marketer edits the tier ladder and builds the catalog through the admin UI (decisions
@@ -9,6 +9,7 @@ let server: WebServer;
 let programId: string;
 let browser: Awaited<ReturnType<typeof openBrowser>>;
 let page: Page;
+let auditor: Auditor;
 
 beforeAll(async () => {
   server = await startWebServer();
@@ -20,6 +21,8 @@ beforeAll(async () => {
   const email = await createStaff(server, programId, "marketer");
   browser = await openBrowser();
   page = browser.page;
+  await withAxe(page);
+  auditor = new Auditor(page);
   await staffSignIn(page, server, "admin", email);
   await page.getByRole("heading", { name: "Beranda" }).waitFor();
 });
@@ -123,6 +126,7 @@ describe("admin rewards and tier editors", () => {
     );
     await expect(history.nth(1).textContent()).resolves.toContain("Masa tenggang (hari) 30");
     await screenshot(page, "admin-tiers");
+    await auditor.check("tier editor");
 
     const ladder = await server.api<{
       version: number;
@@ -176,6 +180,7 @@ describe("admin rewards and tier editors", () => {
         await page.getByRole("button", { name: "Simpan" }).click();
         await expect(fieldError("Persen (%)")).resolves.toMatch(/100/);
         await screenshot(page, "admin-reward-error");
+        await auditor.check("reward editor with an error");
         const before = await server.api<{ data: unknown[] }>("GET", rewardsPath);
         expect(before.body.data).toHaveLength(1);
         await page.getByLabel("Persen (%)").fill("10");
@@ -204,6 +209,7 @@ describe("admin rewards and tier editors", () => {
           "Tersedia 4 · terpakai 0",
         );
         await screenshot(page, "admin-reward-partner-codes");
+        await auditor.check("partner codes");
       }
       await page.getByRole("link", { name: "Kembali ke daftar" }).click();
     }
@@ -213,6 +219,7 @@ describe("admin rewards and tier editors", () => {
     const experienceRow = page.getByTestId("reward-row").filter({ hasText: "Kelas barista" });
     await expect(experienceRow.textContent()).resolves.toMatch(/100 poin · gold: 80.*20.*Aktif/);
     await screenshot(page, "admin-rewards");
+    await auditor.check("reward list");
 
     const list = await server.api<{
       data: {
@@ -265,5 +272,6 @@ describe("admin rewards and tier editors", () => {
     const goldRewards = tierCard(2).getByRole("link", { name: "Kelas barista" });
     await goldRewards.first().waitFor();
     await expect(goldRewards.count()).resolves.toBe(2);
+    auditor.assertClean();
   });
 });

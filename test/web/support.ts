@@ -23,6 +23,8 @@ export interface WebServer {
   base: string;
   ownerKey: string;
   app: App;
+  /** The server's context: a test may set `communications` (e.g. a test SMTP server) on it. */
+  ctx: Ctx;
   /** Log lines (JSON) the server wrote: the portal's one-time codes are read from here. */
   logLines: Record<string, unknown>[];
   api<T = Record<string, unknown>>(
@@ -55,6 +57,7 @@ export async function startWebServer(): Promise<WebServer> {
     base,
     ownerKey,
     app,
+    ctx,
     logLines,
     async api(method, path, body, key = ownerKey) {
       const response = await fetch(`${base}${path}`, {

@@ -4,7 +4,7 @@ import { type ReactNode, StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { Api, ApiError, type Page, type Program } from "../shared/api.ts";
 import { fill, initialLocale, type Locale, storeLocale } from "../shared/i18n.ts";
-import { EnrolTotp, StaffSignIn } from "../shared/staff-sign-in.tsx";
+import { EnrolTotp, ResetPassword, StaffSignIn } from "../shared/staff-sign-in.tsx";
 import { ErrorNote, Field, LocaleSwitch, Select, useAction, usePageTitle } from "../shared/ui.tsx";
 import { text } from "./i18n.ts";
 import { CampaignEditor, Campaigns } from "./pages/campaigns.tsx";
@@ -116,6 +116,15 @@ function App() {
         {header()}
         <main id="main" tabIndex={-1} className="narrow">
           <AcceptInvite t={t} onDone={() => navigate(adminPath(""))} />
+        </main>
+      </>
+    );
+  if (path.startsWith("reset-password"))
+    return (
+      <>
+        {header()}
+        <main id="main" tabIndex={-1} className="narrow">
+          <ResetPassword t={t} api={sessionApi()} onDone={() => location.assign(adminPath(""))} />
         </main>
       </>
     );

@@ -10,6 +10,18 @@ export interface SignInText {
   apiKey: string;
 }
 
+/** "Forgot password?" on the sign-in form and the page the emailed link opens. */
+export interface ResetText {
+  forgotPassword: string;
+  forgotHelp: string;
+  sendResetLink: string;
+  resetLinkSent: string;
+  backToSignIn: string;
+  resetPassword: string;
+  newPassword: string;
+  passwordChanged: string;
+}
+
 export interface TotpText {
   totpSetup: string;
   totpSetupHelp: string;
@@ -38,6 +50,17 @@ export const staffSignInText = {
     confirm: "Konfirmasi",
     recoveryCodes: "Kode pemulihan (simpan sekarang, hanya ditampilkan sekali)",
     continue: "Lanjut",
+    forgotPassword: "Lupa kata sandi?",
+    forgotHelp:
+      "Masukkan email akun staf Anda. Kami mengirim tautan untuk membuat kata sandi baru.",
+    sendResetLink: "Kirim tautan",
+    resetLinkSent:
+      "Jika email itu terdaftar, tautan sudah dikirim. Tautan berlaku 30 menit dan hanya sekali.",
+    backToSignIn: "Kembali ke halaman masuk",
+    resetPassword: "Buat kata sandi baru",
+    newPassword: "Kata sandi baru",
+    passwordChanged:
+      "Kata sandi diganti dan semua sesi diakhiri. Masuk dengan kata sandi baru; kode autentikator tetap diminta.",
   },
   en: {
     signIn: "Sign in",
@@ -55,5 +78,15 @@ export const staffSignInText = {
     confirm: "Confirm",
     recoveryCodes: "Recovery codes (save them now, shown only once)",
     continue: "Continue",
+    forgotPassword: "Forgot password?",
+    forgotHelp: "Enter your staff account's email. We send a link to choose a new password.",
+    sendResetLink: "Send link",
+    resetLinkSent:
+      "If that email has an account, a link is on its way. It works once, for 30 minutes.",
+    backToSignIn: "Back to sign-in",
+    resetPassword: "Choose a new password",
+    newPassword: "New password",
+    passwordChanged:
+      "Password changed and every session signed out. Sign in with the new password; your authenticator code is still asked.",
   },
-} satisfies Record<"id" | "en", SignInText & TotpText>;
+} satisfies Record<"id" | "en", SignInText & TotpText & ResetText>;

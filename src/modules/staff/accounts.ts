@@ -605,11 +605,7 @@ export async function signOutEverywhere(ctx: Ctx, staffId: string): Promise<void
 
 // ---- Program staff management ------------------------------------------------------------------
 
-export async function programMembership(
-  db: Queryable | Tx,
-  programId: string,
-  staffId: string,
-) {
+export async function programMembership(db: Queryable | Tx, programId: string, staffId: string) {
   const row = await db
     .selectFrom("staff_memberships")
     .selectAll()
@@ -620,10 +616,7 @@ export async function programMembership(
   return row;
 }
 
-export function assertMayManage(
-  actorIsOwner: boolean,
-  ...roles: (StaffRole | undefined)[]
-): void {
+export function assertMayManage(actorIsOwner: boolean, ...roles: (StaffRole | undefined)[]): void {
   if (!actorIsOwner && roles.includes("owner")) {
     throw new DomainError("forbidden", "only an owner may invite or change owners");
   }

@@ -44,8 +44,8 @@ export {
 } from "./reports.ts";
 export {
   emailPasswordReset,
-  type IssuedReset,
   forgotPasswordSchema,
+  type IssuedReset,
   requestPasswordReset,
   resetPassword,
   resetPasswordSchema,

@@ -11,7 +11,11 @@ export function mayLogSecrets(): boolean {
 }
 
 /** A link to a page of the admin app carrying a one-time token. */
-export function staffLink(ctx: Ctx, page: "accept-invite" | "reset-password", token: string): string {
+export function staffLink(
+  ctx: Ctx,
+  page: "accept-invite" | "reset-password",
+  token: string,
+): string {
   const base = (ctx.communications?.publicUrl ?? "http://localhost:8080").replace(/\/$/, "");
   // The token goes in the fragment: it never reaches server logs or Referer headers.
   return `${base}/admin/${page}#token=${token}`;
@@ -23,7 +27,14 @@ export function staffLink(ctx: Ctx, page: "accept-invite" | "reset-password", to
  */
 async function deliverLink(
   ctx: Ctx,
-  input: { email: string; what: string; urlField: string; url: string; subject: string; text: string },
+  input: {
+    email: string;
+    what: string;
+    urlField: string;
+    url: string;
+    subject: string;
+    text: string;
+  },
 ): Promise<boolean> {
   const smtpUrl = ctx.communications?.smtpUrl;
   if (!smtpUrl) {

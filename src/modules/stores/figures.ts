@@ -26,6 +26,11 @@ interface FiguresRow {
   last_at: Date | null;
 }
 
+/** The figures of a group of receipts, as FiguresRow names them. */
+const figuresColumns = sql`count(*) as purchases, count(distinct member_id) as members,
+  coalesce(sum(total_minor), 0) as total_minor, coalesce(sum(points_earned), 0) as points,
+  max(occurred_at) as last_at`;
+
 function figuresOf(row: FiguresRow | undefined, days: number, currency: string): StoreFigures {
   return {
     days,
@@ -51,9 +56,7 @@ export async function storeFigures(
   if (codes.length === 0) return new Map();
   const since = new Date(now.getTime() - days * 86_400_000);
   const { rows } = await sql<FiguresRow>`
-    select store_id, count(*) as purchases, count(distinct member_id) as members,
-      coalesce(sum(total_minor), 0) as total_minor, coalesce(sum(points_earned), 0) as points,
-      max(occurred_at) as last_at
+    select store_id, ${figuresColumns}
     from transactions
     where program_id = ${program.id} and store_id = any(${codes}::text[])
       and occurred_at >= ${since}
@@ -72,7 +75,8 @@ export const unregisteredStoreSchema = z
 /**
  * Store codes purchases carry that are not registered, in code order, with their figures.
  * The distinct codes are walked along the receipts' unique index (one probe per code, not one
- * row per receipt), so the answer stays quick however many purchases a store has.
+ * row per receipt), so the answer stays quick however many purchases a store has; figures are
+ * computed for the page's codes only.
  */
 export async function unregisteredStores(
   db: Queryable,
@@ -90,21 +94,24 @@ export async function unregisteredStores(
           where t.program_id = ${program.id} and t.store_id > c.store_id
           order by t.store_id limit 1)
       from codes c where c.store_id is not null
+    ),
+    -- The page first, so figures are computed for its codes only.
+    unregistered as (
+      select store_id from codes c
+      where c.store_id is not null
+        and not exists (
+          select 1 from stores s where s.program_id = ${program.id} and s.code = c.store_id)
+      order by store_id
+      limit ${options.limit}
     )
-    select c.store_id, f.purchases, f.members, f.total_minor, f.points, f.last_at
-    from codes c
+    select u.store_id, f.purchases, f.members, f.total_minor, f.points, f.last_at
+    from unregistered u
     cross join lateral (
-      select count(*) as purchases, count(distinct member_id) as members,
-        coalesce(sum(total_minor), 0) as total_minor, coalesce(sum(points_earned), 0) as points,
-        max(occurred_at) as last_at
+      select ${figuresColumns}
       from transactions t
-      where t.program_id = ${program.id} and t.store_id = c.store_id and t.occurred_at >= ${since}
+      where t.program_id = ${program.id} and t.store_id = u.store_id and t.occurred_at >= ${since}
     ) f
-    where c.store_id is not null
-      and not exists (
-        select 1 from stores s where s.program_id = ${program.id} and s.code = c.store_id)
-    order by c.store_id
-    limit ${options.limit}`.execute(db);
+    order by u.store_id`.execute(db);
   return rows.map((row) => ({
     code: row.store_id,
     figures: figuresOf(row, options.days, program.currency),

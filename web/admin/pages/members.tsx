@@ -1,6 +1,5 @@
 import { useState } from "react";
 import {
-  ApiError,
   type Balance,
   type Member,
   newIdempotencyKey,
@@ -8,23 +7,37 @@ import {
   query,
   type Voucher,
 } from "../../shared/api.ts";
-import { formatDate, formatNumber } from "../../shared/i18n.ts";
-import { Card, ErrorNote, Field, Select, useAction, useLoad } from "../../shared/ui.tsx";
+import { fill, formatDate, formatNumber } from "../../shared/i18n.ts";
+import { Card, ErrorNote, Field, useAction, useLoad } from "../../shared/ui.tsx";
 import { adminPath, useSession } from "../session.ts";
 
-type By = "phone" | "email" | "card";
+/** A member as lists and search results show them (GET …/members, with or without q). */
+type Listed = Member & { balance: Balance; tier: { code: string; rank: number } | null };
+type Listing = Page<Listed> & { more: boolean };
+
+const searchLimit = 20;
+
+/** The phone with its middle hidden, so a screen seen over a shoulder does not give it away. */
+function maskPhone(phone: string | null): string {
+  if (!phone) return "—";
+  return `${phone.slice(0, 3)}${"•".repeat(Math.max(phone.length - 7, 0))}${phone.slice(-4)}`;
+}
+
+/** Whether the server would take the text: an identifier, or a name word of 3 letters or more. */
+function searchable(text: string): boolean {
+  return /[\d@]/.test(text) || text.split(/[^\p{L}\p{N}]+/u).some((word) => word.length >= 3);
+}
 
 export function Members() {
-  const { api, programId, t, navigate, locale } = useSession();
-  const [by, setBy] = useState<By>("phone");
-  const [value, setValue] = useState("");
+  const { api, programId, t } = useSession();
+  const [text, setText] = useState("");
+  const [tooShort, setTooShort] = useState(false);
+  const [found, setFound] = useState<Listing | null>(null);
   const [run, busy, error] = useAction();
-  const [notFound, setNotFound] = useState(false);
   const recent = useLoad(
-    () => api.get<Page<Member>>(`/v1/programs/${programId}/members?limit=20`),
+    () => api.get<Listing>(`/v1/programs/${programId}/members?limit=20`),
     [programId],
   );
-  const open = (member: Member) => navigate(adminPath(`members/${member.id}`));
   return (
     <>
       <h1>{t.members}</h1>
@@ -32,75 +45,94 @@ export function Members() {
         className="card row"
         onSubmit={(event) => {
           event.preventDefault();
-          setNotFound(false);
+          const q = text.trim();
+          setTooShort(!searchable(q));
+          if (!searchable(q)) return;
           run(async () => {
-            try {
-              open(
-                await api.get<Member>(
-                  `/v1/programs/${programId}/members/lookup${query({ [by]: value.trim() })}`,
-                ),
-              );
-            } catch (caught) {
-              if (caught instanceof ApiError && caught.code === "member_not_found")
-                setNotFound(true);
-              else throw caught;
-            }
+            setFound(null);
+            setFound(
+              await api.get<Listing>(
+                `/v1/programs/${programId}/members${query({ q, limit: searchLimit })}`,
+              ),
+            );
           });
         }}
       >
-        <Select
-          label={t.searchBy}
-          value={by}
-          options={[
-            { value: "phone", label: t.phone },
-            { value: "email", label: t.email },
-            { value: "card", label: t.card },
-          ]}
-          onChange={setBy}
+        <Field
+          label={t.memberSearch}
+          name="q"
+          value={text}
+          onChange={setText}
+          hint={t.memberSearchHint}
+          error={tooShort ? t.searchTooShort : undefined}
+          required
         />
-        <Field label={t[by === "card" ? "card" : by]} value={value} onChange={setValue} required />
         <button type="submit" disabled={busy}>
           {t.search}
         </button>
       </form>
-      {notFound && <p role="status">{t.notFound}</p>}
       <ErrorNote error={error} />
+      {found && (
+        <Card title={t.searchResults}>
+          {found.data.length === 0 ? (
+            <p role="status">{t.notFound}</p>
+          ) : (
+            <>
+              <p role="status" className="muted">
+                {fill(t.resultsFound, { count: found.data.length })}
+              </p>
+              <MemberTable members={found.data} />
+            </>
+          )}
+          {found.more && <p>{fill(t.moreResults, { count: searchLimit })}</p>}
+        </Card>
+      )}
       <Card title={t.recentMembers}>
         <ErrorNote error={recent.error} />
-        <table>
-          <thead>
-            <tr>
-              <th>{t.card}</th>
-              <th>{t.name}</th>
-              <th>{t.phone}</th>
-              <th>{t.status}</th>
-              <th>{t.date}</th>
-            </tr>
-          </thead>
-          <tbody>
-            {recent.data?.data.map((member) => (
-              <tr key={member.id}>
-                <td>
-                  <a
-                    href={adminPath(`members/${member.id}`)}
-                    onClick={(event) => {
-                      event.preventDefault();
-                      open(member);
-                    }}
-                  >
-                    {member.cardNumber}
-                  </a>
-                </td>
-                <td>{member.name ?? "—"}</td>
-                <td>{member.phone ?? "—"}</td>
-                <td>{member.status}</td>
-                <td>{formatDate(member.createdAt, locale)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <MemberTable members={recent.data?.data ?? []} />
       </Card>
     </>
+  );
+}
+
+/** Name (opens the 360° page), masked phone, card, tier, points available, status. */
+function MemberTable({ members }: { members: Listed[] }) {
+  const { t, navigate, locale } = useSession();
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th>{t.name}</th>
+          <th>{t.phone}</th>
+          <th>{t.card}</th>
+          <th>{t.tier}</th>
+          <th>{t.available}</th>
+          <th>{t.status}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {members.map((member) => (
+          <tr key={member.id}>
+            <td>
+              <a
+                href={adminPath(`members/${member.id}`)}
+                onClick={(event) => {
+                  event.preventDefault();
+                  navigate(adminPath(`members/${member.id}`));
+                }}
+              >
+                {member.name ?? member.cardNumber}
+              </a>
+            </td>
+            <td>{maskPhone(member.phone)}</td>
+            <td>{member.cardNumber}</td>
+            <td>{member.tier?.code ?? "—"}</td>
+            <td>{formatNumber(member.balance.available, locale)}</td>
+            <td>{member.status}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

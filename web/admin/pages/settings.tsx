@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { newIdempotencyKey, type Program } from "../../shared/api.ts";
-import { formatDate } from "../../shared/i18n.ts";
+import { palette } from "../../shared/contrast.ts";
+import { fill, formatDate } from "../../shared/i18n.ts";
 import {
   type Branding,
   Card,
@@ -12,6 +13,28 @@ import {
 } from "../../shared/ui.tsx";
 import { type Role, type Staff, useSession } from "../session.ts";
 import { StorePicker } from "./stores.tsx";
+
+/** The colours the portal and the till draw instead of the chosen ones, so that text reads. */
+function ReadableColours({ colors }: { colors: Branding["colors"] }) {
+  const { t } = useSession();
+  const drawn = palette(colors);
+  const same = (name: string, chosen: string) =>
+    drawn[name]?.toLowerCase() === chosen.toLowerCase();
+  const kept =
+    same("--text", colors.text) &&
+    same("--primary-text", colors.primary) &&
+    same("--on-primary", "#ffffff");
+  if (kept) return null;
+  return (
+    <p className="hint" role="status" data-testid="readable-colours">
+      {fill(t.readableColours, {
+        text: drawn["--text"] ?? "",
+        link: drawn["--primary-text"] ?? "",
+        onPrimary: drawn["--on-primary"] ?? "",
+      })}
+    </p>
+  );
+}
 
 /** Program settings and branding (name, colours, tone, logo) that the portal and POS apply. */
 export function Settings() {
@@ -120,6 +143,7 @@ export function Settings() {
                 onChange={(locale) => setBranding({ ...branding, locale })}
               />
             </div>
+            <ReadableColours colors={branding.colors} />
             <button type="submit" disabled={busy}>
               {t.save}
             </button>
@@ -173,6 +197,7 @@ export function StaffPage() {
   const [role, setRole] = useState<Role>("cashier");
   const [storeIds, setStoreIds] = useState<string[]>([]);
   const [inviteUrl, setInviteUrl] = useState("");
+  const [resetSentTo, setResetSentTo] = useState("");
   const [run, busy, error] = useAction();
   return (
     <>
@@ -212,11 +237,32 @@ export function StaffPage() {
                 >
                   {staff.status === "active" ? t.disable : t.enable}
                 </button>
+                {/* Deployment owners are not staff of this program: they reset themselves. */}
+                {staff.status === "active" &&
+                  staff.memberships.some((m) => m.programId === programId) && (
+                    <button
+                      type="button"
+                      className="secondary"
+                      onClick={() =>
+                        run(async () => {
+                          await api.post(`${base}/${staff.id}/password-reset`);
+                          setResetSentTo(staff.email);
+                        })
+                      }
+                    >
+                      {t.sendPasswordReset}
+                    </button>
+                  )}
               </td>
             </tr>
           ))}
         </tbody>
       </table>
+      {resetSentTo && (
+        <p className="ok" role="status">
+          {fill(t.passwordResetSent, { email: resetSentTo })}
+        </p>
+      )}
       <Card title={t.invite}>
         <form
           className="row"
