@@ -15,8 +15,8 @@ import {
 } from "../modules/ledger/index.ts";
 import { completeDueReferrals, type ReferralJobReport } from "../modules/referrals/index.ts";
 import { expireVouchers } from "../modules/rewards/index.ts";
-import { type AuthPurgeReport, purgeAuthRecords } from "../modules/staff/index.ts";
 import { runBirthdayActivities } from "../modules/rules/index.ts";
+import { type AuthPurgeReport, purgeAuthRecords } from "../modules/staff/index.ts";
 import { reviewDueTiers, type TierReviewReport } from "../modules/tiers/index.ts";
 import { runWebhooksOnce, type WebhookReport } from "../modules/webhooks/index.ts";
 

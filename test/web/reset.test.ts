@@ -48,7 +48,7 @@ function resetMailTo(email: string): Promise<ParsedMail> {
 }
 
 describe("password reset in the browser", () => {
-  it("forgot password → link from the email → new password → TOTP → signed in", async () => {
+  it("forgot password → emailed link → new password → TOTP → signed in; admin sends a link", async () => {
     const email = await createStaff(server, programId, "admin");
     const newPassword = "nasi-uduk-Betawi-2032?";
     const browser = await openBrowser();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { staffSignIn } from "./audit.ts";
+import { Auditor, staffSignIn, withAxe } from "./audit.ts";
 import {
   createStaff,
   openBrowser,
@@ -46,12 +46,14 @@ interface Store {
 }
 
 describe("stores in the admin and the POS", () => {
-  it("an owner registers stores and invites a cashier to one; the POS shows its name and the program's currency", async () => {
+  it("an owner registers stores and invites a cashier; the POS shows the store by name and money in the program's currency", async () => {
     const ownerEmail = await createStaff(server, null, "owner");
     const admin = await openBrowser();
     let inviteUrl = "";
     try {
       const { page } = admin;
+      await withAxe(page);
+      const auditor = new Auditor(page);
       await staffSignIn(page, server, "admin", ownerEmail);
       await page.getByRole("heading", { name: "Beranda" }).waitFor();
       await page.getByRole("link", { name: "Toko", exact: true }).click();
@@ -69,6 +71,7 @@ describe("stores in the admin and the POS", () => {
       await page.getByText("Toko POPUP-1 tersimpan.").waitFor();
       await page.getByRole("button", { name: "Tutup toko POPUP-1" }).click();
       await page.getByRole("button", { name: "Buka kembali POPUP-1" }).waitFor();
+      await auditor.check("admin stores");
       await screenshot(page, "admin-stores");
 
       const stores = await server.api<{ data: (Store & { figures: { purchases: number } })[] }>(
@@ -87,6 +90,8 @@ describe("stores in the admin and the POS", () => {
       // Closed stores are not offered; the open one is picked by name.
       await page.getByLabel("Kedai Orchard (SG-01)").check();
       await expect(page.getByLabel("POPUP-1 (POPUP-1)").count()).resolves.toBe(0);
+      await auditor.check("admin staff with the store picker");
+      auditor.assertClean();
       await screenshot(page, "admin-invite-cashier");
       await page.getByRole("button", { name: "Undang" }).click();
       inviteUrl = (await page.getByTestId("invite-url").textContent()) ?? "";
@@ -104,8 +109,12 @@ describe("stores in the admin and the POS", () => {
     const pos = await openBrowser();
     try {
       const { page } = pos;
+      await withAxe(page);
       await staffSignIn(page, server, "pos", "kasir-orchard@toko.test");
       await expect(page.getByTestId("store-name").textContent()).resolves.toBe("Kedai Orchard");
+      const auditor = new Auditor(page);
+      await auditor.check("pos with its store");
+      auditor.assertClean();
       await page.getByLabel("SKU 1").fill("KOPI-SUSU");
       await page.getByLabel("Jumlah 1").fill("2");
       await page.getByLabel("Harga satuan 1").fill("12.50");
@@ -113,6 +122,32 @@ describe("stores in the admin and the POS", () => {
       await page.getByRole("button", { name: "Simpan transaksi" }).click();
       await page.getByTestId("recorded").waitFor();
       await screenshot(page, "pos-store");
+
+      // With a second store the till picks by name.
+      const base = `/v1/programs/${programId}`;
+      await server.api("POST", `${base}/stores`, {
+        code: "SG-02",
+        name: "Kedai Bugis",
+        city: "Singapura",
+      });
+      const staff = await server.api<{ data: { id: string; email: string }[] }>(
+        "GET",
+        `${base}/staff`,
+      );
+      const cashier = staff.body.data.find((s) => s.email === "kasir-orchard@toko.test");
+      const moved = await server.api("PATCH", `${base}/staff/${cashier?.id}`, {
+        storeIds: ["SG-01", "SG-02"],
+      });
+      expect(moved.status).toBe(200);
+      await page.reload();
+      await page
+        .getByLabel("Toko", { exact: true })
+        .selectOption({ label: "Kedai Bugis · Singapura" });
+      await page.getByLabel("SKU 1").fill("TEH");
+      await page.getByLabel("Harga satuan 1").fill("4");
+      await page.getByRole("button", { name: "Simpan transaksi" }).click();
+      await page.getByTestId("recorded").waitFor();
+      await screenshot(page, "pos-store-picker");
     } finally {
       await pos.close();
     }
@@ -122,6 +157,9 @@ describe("stores in the admin and the POS", () => {
     expect(sales.body.data.find((sale) => sale.storeId === "SG-01")).toMatchObject({
       total: "25.00",
       currency: "SGD",
+    });
+    expect(sales.body.data.find((sale) => sale.storeId === "SG-02")).toMatchObject({
+      total: "4.00",
     });
   });
 });

@@ -455,8 +455,7 @@ function RewardsTab({ t, locale, base }: { t: Text; locale: Locale; base: string
                   disabled={busy || !option.affordable || option.eligible === false}
                   aria-label={`${t.redeem}: ${texts?.name ?? ""}`}
                   onClick={async () => {
-                    if (!(await ask(fill(t.redeemConfirm, { points: option.pointsCost }))))
-                      return;
+                    if (!(await ask(fill(t.redeemConfirm, { points: option.pointsCost })))) return;
                     await run(async () => {
                       await api.post(
                         `${base}/me/rewards/${option.reward.id}/redeem`,
