@@ -35,6 +35,7 @@ import {
   recordRefund,
   refundSchema,
 } from "../modules/purchases/index.ts";
+import { createStore, storeCreateSchema } from "../modules/stores/index.ts";
 
 export const demoProgramName = "Setia Demo Mart";
 
@@ -1211,6 +1212,16 @@ export async function seedDemo(ctx: Ctx, options: DemoOptions): Promise<DemoSumm
   );
   const admin = await createApiKey(simulated, program.id, { name: "demo admin", role: "admin" });
   const pos = await createApiKey(simulated, program.id, { name: "demo till", role: "pos" });
+  await simulated.db.transaction(async (tx) => {
+    for (const shop of physicalStores) {
+      await createStore(
+        tx,
+        clock.now(),
+        program.id,
+        storeCreateSchema.parse({ code: shop.id, name: shop.name, city: shop.city }),
+      );
+    }
+  });
 
   const enrolled = new Map<number, Enrolled>();
   let next = 0;

@@ -198,7 +198,22 @@ describe("keyboard", () => {
       await keyboardStaffSignIn(page, email);
       await page.locator("p.figure").first().waitFor();
       await page.waitForLoadState("networkidle");
-      expect(await keyboardProblems(page, true)).toEqual([]);
+      // Every page of the menu, walked with Tab from the top.
+      const menu = await page
+        .locator("nav a")
+        .evaluateAll((links) => links.map((link) => link.getAttribute("href") ?? ""));
+      const problems: string[] = [];
+      for (const href of menu) {
+        await page.locator(`nav a[href="${href}"]`).click();
+        await page.getByRole("heading", { level: 1 }).first().waitFor();
+        await page.waitForLoadState("networkidle");
+        for (const problem of await keyboardProblems(page, true))
+          problems.push(`${href}: ${problem}`);
+      }
+      expect(menu.length).toBeGreaterThanOrEqual(8);
+      expect(problems).toEqual([]);
+      await page.locator('nav a[href="/admin/"]').click();
+      await page.locator("p.figure").first().waitFor();
 
       // The skip link jumps over the menu: the next Tab lands in the page, not in the menu.
       await page.evaluate(() => {

@@ -106,7 +106,7 @@ function MemberTable({ members }: { members: Listed[] }) {
           <th>{t.phone}</th>
           <th>{t.card}</th>
           <th>{t.tier}</th>
-          <th>{t.available}</th>
+          <th>{t.pointsAvailable}</th>
           <th>{t.status}</th>
         </tr>
       </thead>
