@@ -164,6 +164,21 @@ describe("staff roles on existing routes", () => {
     expect(changed.body.memberships).toEqual([
       { programId, role: "cashier", storeIds: ["S1", "S3"] },
     ]);
+    const disabled = await admin.browser.send("POST", `${base()}/staff/${analyst.staffId}/disable`);
+    expect(disabled.status, JSON.stringify(disabled.body)).toBe(200);
+    const enabled = await admin.browser.send("POST", `${base()}/staff/${analyst.staffId}/enable`);
+    expect(enabled.status, JSON.stringify(enabled.body)).toBe(200);
+    // Staff management is audited like every other admin write, with the admin as the actor.
+    const actions = await api.ctx.db.kysely
+      .selectFrom("audit_actions")
+      .select(["action", "actor_id"])
+      .where("actor_id", "=", admin.staffId)
+      .execute();
+    expect(actions.map((row) => row.action).sort()).toEqual([
+      "PATCH /v1/programs/:programId/staff/:staffId",
+      "POST /v1/programs/:programId/staff/:staffId/disable",
+      "POST /v1/programs/:programId/staff/:staffId/enable",
+    ]);
     const staff = await admin.browser.send("GET", `${base()}/staff`);
     expect((staff.body.data as unknown[]).length).toBeGreaterThanOrEqual(5);
     expectRefused(

@@ -188,8 +188,9 @@ async function auditPortal(
   await page.locator("ul.plain li button").first().click();
   await page.getByRole("dialog").waitFor();
   await auditor.check(name("redeem dialog"));
+  const vouchers = await page.getByTestId("voucher-code").count();
   await page.getByRole("dialog").getByRole("button", { name: t.redeem }).click();
-  await page.getByTestId("voucher-code").waitFor();
+  await expect.poll(() => page.getByTestId("voucher-code").count()).toBe(vouchers + 1);
   await settled(page);
   await auditor.check(name("voucher"));
   await tab(t.profile);

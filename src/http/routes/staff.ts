@@ -54,6 +54,7 @@ import {
 import { assertActiveStores } from "../../modules/stores/index.ts";
 import {
   type App,
+  auditedCtx,
   errorResponses,
   idempotencyHeaders,
   programParams,
@@ -99,7 +100,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
     },
     async (request, reply) => {
       reply.code(201);
-      return createInvitation(ctx, {
+      return createInvitation(auditedCtx(ctx, request), {
         programId: "",
         email: request.body.email,
         role: "owner",
@@ -137,7 +138,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
         );
       }
       reply.code(201);
-      return createInvitation(ctx, {
+      return createInvitation(auditedCtx(ctx, request), {
         programId,
         email: request.body.email,
         role: request.body.role,
@@ -444,7 +445,13 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
         request.body.storeIds ?? [],
         "body.storeIds",
       );
-      return updateMembership(ctx, programId, staffId, request.body, actorIsOwner(request));
+      return updateMembership(
+        auditedCtx(ctx, request),
+        programId,
+        staffId,
+        request.body,
+        actorIsOwner(request),
+      );
     },
   );
 
@@ -462,7 +469,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
     },
     async (request, reply) => {
       const { programId, staffId } = request.params;
-      await removeMembership(ctx, programId, staffId, actorIsOwner(request));
+      await removeMembership(auditedCtx(ctx, request), programId, staffId, actorIsOwner(request));
       return reply.code(204).send(null);
     },
   );
@@ -485,7 +492,7 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       },
       async (request) =>
         setAccountDisabled(
-          ctx,
+          auditedCtx(ctx, request),
           request.params.programId,
           request.params.staffId,
           action === "disable",
@@ -555,7 +562,8 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
         response: { 200: brandingSchema, ...errorResponses },
       },
     },
-    async (request) => updateBranding(ctx, request.params.programId, request.body),
+    async (request) =>
+      updateBranding(auditedCtx(ctx, request), request.params.programId, request.body),
   );
 
   // Multipart parsing only where a file is expected.
@@ -585,7 +593,11 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
           }
           throw error;
         });
-        return setLogo(ctx, (request.params as { programId: string }).programId, bytes);
+        return setLogo(
+          auditedCtx(ctx, request),
+          (request.params as { programId: string }).programId,
+          bytes,
+        );
       },
     );
   });
