@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { newIdempotencyKey, type Program } from "../../shared/api.ts";
+import { newIdempotencyKey } from "../../shared/api.ts";
 import { palette } from "../../shared/contrast.ts";
 import { fill, formatDate } from "../../shared/i18n.ts";
 import {
@@ -12,6 +12,7 @@ import {
   useLoad,
 } from "../../shared/ui.tsx";
 import { type Role, type Staff, useSession } from "../session.ts";
+import { ProgramSettings } from "./program.tsx";
 import { StorePicker } from "./stores.tsx";
 
 /** The colours the portal and the till draw instead of the chosen ones, so that text reads. */
@@ -40,9 +41,7 @@ function ReadableColours({ colors }: { colors: Branding["colors"] }) {
 export function Settings() {
   const { api, programId, t } = useSession();
   const base = `/v1/programs/${programId}`;
-  const [program, setProgram] = useState<Program | null>(null);
   const [branding, setBranding] = useState<Branding | null>(null);
-  useLoad(() => api.get<Program>(base).then(setProgram), [base]);
   const brandingLoad = useLoad(
     () => api.get<Branding>(`/v1/portal/${programId}/branding`).then(setBranding),
     [programId],
@@ -65,39 +64,7 @@ export function Settings() {
   return (
     <>
       <h1>{t.settings}</h1>
-      {program && (
-        <Card title={t.programSettings}>
-          <form
-            className="row"
-            onSubmit={(event) => {
-              event.preventDefault();
-              run(async () => {
-                setProgram(
-                  await api.patch<Program>(base, {
-                    name: program.name,
-                    timezone: program.timezone,
-                  }),
-                );
-                done();
-              });
-            }}
-          >
-            <Field
-              label={t.name}
-              value={program.name}
-              onChange={(name) => setProgram({ ...program, name })}
-            />
-            <Field
-              label={t.timezone}
-              value={program.timezone}
-              onChange={(timezone) => setProgram({ ...program, timezone })}
-            />
-            <button type="submit" disabled={busy}>
-              {t.save}
-            </button>
-          </form>
-        </Card>
-      )}
+      <ProgramSettings />
       <Card title={t.branding}>
         <ErrorNote error={brandingLoad.error} />
         {branding && (
