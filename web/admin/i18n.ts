@@ -142,7 +142,8 @@ export const text = dictionaries(
     refundAllowNegative: "Saldo boleh minus",
     refundForfeit: "Hapus sisa poin",
     holdTtlSeconds: "Lama penahanan poin di kasir (detik)",
-    programSettingsHint: "Perubahan berlaku untuk transaksi berikutnya; poin yang sudah diperoleh tetap dengan masa berlakunya.",
+    programSettingsHint:
+      "Perubahan berlaku untuk transaksi berikutnya; poin yang sudah diperoleh tetap dengan masa berlakunya.",
     timezone: "Zona waktu",
     invite: "Undang",
     role: "Peran",
@@ -420,7 +421,8 @@ export const text = dictionaries(
     refundAllowNegative: "Balance may go negative",
     refundForfeit: "Forfeit what is left",
     holdTtlSeconds: "How long a till holds points (seconds)",
-    programSettingsHint: "Changes apply from the next transaction; points already earned keep their expiry.",
+    programSettingsHint:
+      "Changes apply from the next transaction; points already earned keep their expiry.",
     timezone: "Timezone",
     invite: "Invite",
     role: "Role",

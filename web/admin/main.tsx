@@ -69,10 +69,13 @@ function App() {
   };
   // The dashboard names its own pages; before it, the stage names the page.
   const invite = path.startsWith("accept-invite");
+  const reset = path.startsWith("reset-password");
   usePageTitle(
     invite
       ? t.acceptInvite
-      : { loading: t.loading, signIn: t.signIn, enrolTotp: t.totpSetup, ready: null }[stage.name],
+      : reset
+        ? t.resetPassword
+        : { loading: t.loading, signIn: t.signIn, enrolTotp: t.totpSetup, ready: null }[stage.name],
     t.appName,
   );
 
@@ -119,7 +122,7 @@ function App() {
         </main>
       </>
     );
-  if (path.startsWith("reset-password"))
+  if (reset)
     return (
       <>
         {header()}

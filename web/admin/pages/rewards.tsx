@@ -163,7 +163,9 @@ export function Rewards() {
             <th>{t.cost}</th>
             <th>{t.stockLeft}</th>
             <th>{t.status}</th>
-            <th />
+            <th>
+              <span className="visually-hidden">{t.actions}</span>
+            </th>
           </tr>
         </thead>
         <tbody>

@@ -493,7 +493,9 @@ export function Tiers() {
                 <th>{t.version}</th>
                 <th>{t.savedAt}</th>
                 <th>{t.tiers}</th>
-                <th />
+                <th>
+                  <span className="visually-hidden">{t.actions}</span>
+                </th>
               </tr>
             </thead>
             <tbody>
