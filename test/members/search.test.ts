@@ -112,6 +112,10 @@ describe("member search by name", () => {
     await api.member(crowd, { name: "Lina Weiss" });
     expect(names(await search("li wei", crowd))).toEqual(["Li Wei"]);
     expect(names(await search("wei", crowd))).toEqual(["Li Wei", "Lina Weiss"]);
+    // Words longer than 12 characters are compared on their first 12.
+    await api.member(crowd, { name: "Kusumawardhani" });
+    expect(names(await search("kusumawardhani", crowd))).toEqual(["Kusumawardhani"]);
+    expect(names(await search("kusumawar", crowd))).toEqual(["Kusumawardhani"]);
   });
 
   it("finds by phone, email or card in the same box", async () => {

@@ -79,7 +79,7 @@ const memberListQuery = pageQuery
       .max(100)
       .optional()
       .describe(
-        "Search: a phone number (any format), an email, a card number, or the beginnings of the words of a name (at least 3 letters, e.g. \"budi san\"); at most 50 results, no cursor",
+        'Search: a phone number (any format), an email, a card number, or the beginnings of the words of a name (at least 3 letters, e.g. "budi san"); at most 50 results, no cursor',
       ),
   })
   .refine((query) => query.q === undefined || query.cursor === undefined, {
@@ -163,7 +163,9 @@ export function registerMemberRoutes(app: App, ctx: Ctx): void {
         querystring: memberListQuery,
         response: {
           200: pageOf(memberListItem).extend({
-            more: z.boolean().describe("More members than this page: follow nextCursor, or refine q"),
+            more: z
+              .boolean()
+              .describe("More members than this page: follow nextCursor, or refine q"),
           }),
           ...errorResponses,
         },
