@@ -74,13 +74,14 @@ export async function startPlatform(
   const ownerSecret = await ensureOwnerKey(ctx);
   const app = await buildServer(ctx);
   const mode = workersMode(config);
+  // Background work starts once the port is ours: a failed listen leaves no loop or child behind.
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
   const workers =
     mode === "inline"
       ? startLoops(ctx, config)
       : mode === "process"
         ? spawnWorkerProcess(ctx)
         : null;
-  const address = await app.listen({ port: config.PORT, host: config.HOST });
   if (ownerSecret) {
     // Printed once and never stored in clear: the operator must copy it now.
     process.stdout.write(

@@ -50,8 +50,20 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: "validation_failed",
 };
 
-/** Path parameters and query fields that carry bearer values (invitation, unsubscribe, voucher). */
-const secretFields = new Set(["token", "code", "secret", "password"]);
+/**
+ * Path parameters and query fields that carry bearer values (invitation, unsubscribe, voucher)
+ * or a member's personal data (search and look-up by name, phone, email or card number).
+ */
+const secretFields = new Set([
+  "token",
+  "code",
+  "secret",
+  "password",
+  "q",
+  "phone",
+  "email",
+  "card",
+]);
 
 /**
  * The request as the request log shows it: Fastify's fields, with the values of secret path

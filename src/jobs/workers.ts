@@ -71,8 +71,8 @@ export function spawnWorkerProcess(ctx: Ctx): Stoppable {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     child = current;
-    ctx.log.info({ workerPid: current.pid }, "worker process started");
-    current.once("exit", (code, signal) => {
+    const gone = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (child !== current) return;
       child = null;
       if (stopping) return;
       // A worker that ran for a while restarts at once; one that keeps crashing backs off.
@@ -83,10 +83,20 @@ export function spawnWorkerProcess(ctx: Ctx): Stoppable {
       ctx.log.error({ code, signal, restartInMs: restartDelayMs }, "worker process exited");
       restartTimer = setTimeout(launch, restartDelayMs);
       restartTimer.unref();
+    };
+    // A spawn that failed emits only 'error' (no 'exit'): it is retried like a crash.
+    current.on("error", (error) => {
+      ctx.log.error({ err: error }, "worker process error");
+      if (current.pid === undefined) gone(null, null);
     });
+    current.once("exit", gone);
+    ctx.log.info({ workerPid: current.pid }, "worker process started");
   };
   launch();
-  onWake(() => child?.connected && child.send("wake"));
+  onWake(() => {
+    if (child?.connected)
+      child.send("wake", (error) => error && ctx.log.warn({ err: error }, "wake not sent"));
+  });
   return {
     async stop() {
       stopping = true;

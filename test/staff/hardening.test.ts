@@ -382,6 +382,8 @@ describe("request logs", () => {
       ).toBe(200);
       await send("GET", "/u/some-unsubscribe-token-123");
       await send("GET", "/v1/staff/me?code=123456&view=full");
+      await send("GET", "/v1/programs/prg_none/members?q=budi%20santoso&limit=5");
+      await send("GET", "/v1/programs/prg_none/members/lookup?phone=081234567890");
 
       const text = lines.join("\n");
       const urls = lines
@@ -391,6 +393,9 @@ describe("request logs", () => {
       expect(urls).toContain("/v1/staff/invitations/[redacted]");
       expect(urls).toContain("/u/[redacted]");
       expect(urls).toContain("/v1/staff/me?code=[redacted]&view=full");
+      // Searches name members by name, phone, email or card: personal data stays out too.
+      expect(urls).toContain("/v1/programs/prg_none/members?q=[redacted]&limit=5");
+      expect(urls).toContain("/v1/programs/prg_none/members/lookup?phone=[redacted]");
       expect(urls).toContain("/v1/staff/sign-in/reset-password");
       for (const secret of [
         inviteToken,
@@ -399,6 +404,8 @@ describe("request logs", () => {
         newPassword,
         "some-unsubscribe-token-123",
         "123456",
+        "santoso",
+        "081234567890",
       ]) {
         expect(text).not.toContain(secret);
       }

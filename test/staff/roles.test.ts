@@ -168,6 +168,19 @@ describe("staff roles on existing routes", () => {
     expect(disabled.status, JSON.stringify(disabled.body)).toBe(200);
     const enabled = await admin.browser.send("POST", `${base()}/staff/${analyst.staffId}/enable`);
     expect(enabled.status, JSON.stringify(enabled.body)).toBe(200);
+    // Stores are checked for the role the member ends up with: ignored for support, required
+    // and open for a cashier.
+    const helper = await createStaff(api, programId, "support");
+    const helperUrl = `${base()}/staff/${helper.staffId}`;
+    const ignored = await admin.browser.send("PATCH", helperUrl, { body: { storeIds: ["NOPE"] } });
+    expect(ignored.status, JSON.stringify(ignored.body)).toBe(200);
+    expectRefused(
+      await admin.browser.send("PATCH", helperUrl, {
+        body: { role: "cashier", storeIds: ["S1", "NOPE"] },
+      }),
+      400,
+      "validation_failed",
+    );
     // Staff management is audited like every other admin write, with the admin as the actor.
     const actions = await api.ctx.db.kysely
       .selectFrom("audit_actions")
@@ -175,6 +188,7 @@ describe("staff roles on existing routes", () => {
       .where("actor_id", "=", admin.staffId)
       .execute();
     expect(actions.map((row) => row.action).sort()).toEqual([
+      "PATCH /v1/programs/:programId/staff/:staffId",
       "PATCH /v1/programs/:programId/staff/:staffId",
       "POST /v1/programs/:programId/staff/:staffId/disable",
       "POST /v1/programs/:programId/staff/:staffId/enable",

@@ -439,12 +439,6 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
     },
     async (request) => {
       const { programId, staffId } = request.params;
-      await assertActiveStores(
-        ctx.db.kysely,
-        programId,
-        request.body.storeIds ?? [],
-        "body.storeIds",
-      );
       return updateMembership(
         auditedCtx(ctx, request),
         programId,

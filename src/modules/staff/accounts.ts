@@ -7,6 +7,7 @@ import type { Queryable, Tx } from "../../db/client.ts";
 import { DomainError, notFound } from "../../lib/errors.ts";
 import { newId } from "../../lib/ids.ts";
 import { emit } from "../outbox/index.ts";
+import { assertActiveStores } from "../stores/index.ts";
 import {
   accountKey,
   addressKey,
@@ -637,6 +638,11 @@ export async function updateMembership(
     throw new DomainError("validation_failed", "a cashier needs at least one store id", {
       field: "storeIds",
     });
+  }
+  // The stores a cashier ends up with must be open, also those kept when only the role changes;
+  // storeIds sent for another role are ignored, not checked.
+  if (role === "cashier" && (input.storeIds !== undefined || current.role !== "cashier")) {
+    await assertActiveStores(ctx.db.kysely, programId, storeIds, "body.storeIds");
   }
   const now = ctx.clock.now();
   await ctx.db.transaction(async (tx) => {

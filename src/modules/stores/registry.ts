@@ -258,6 +258,8 @@ export async function closedStores(
   codes: string[],
 ): Promise<Set<string>> {
   if (codes.length === 0) return new Set();
+  // Read without a lock on purpose: share-locking the store row on every purchase would make a
+  // busy store's row a hot spot. A receipt in flight while its store closes is still accepted.
   const rows = await db
     .selectFrom("stores")
     .select("code")

@@ -63,8 +63,11 @@ self.addEventListener("fetch", (event) => {
         (hit) =>
           hit ??
           fetch(request).then((response) => {
-            const copy = response.clone();
-            caches.open(shell).then((cache) => cache.put(request, copy));
+            // Only a good answer is kept: a cached error would stay for good under this name.
+            if (response.ok) {
+              const copy = response.clone();
+              caches.open(shell).then((cache) => cache.put(request, copy));
+            }
             return response;
           }),
       ),
