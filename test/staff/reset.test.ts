@@ -314,6 +314,17 @@ describe("reset sent by an owner or admin", () => {
     expect((await owner.browser.send("POST", url(admin.staffId))).status).toBe(202);
     expect((await api.call("POST", url(marketer.staffId))).status).toBe(202);
 
+    // Links to one address count together, whoever asks: five an hour, then 429 and no mail.
+    const busy = await createStaff(api, programId, "analyst");
+    for (let i = 0; i < 5; i++) {
+      expect((await admin.browser.send("POST", url(busy.staffId))).status).toBe(202);
+    }
+    const flood = await admin.browser.send("POST", url(busy.staffId));
+    expectRefused(flood, 429, "rate_limited");
+    expect((await forgot(busy.email)).status).toBe(429);
+    await mailTo(busy.email, 5);
+    expect(mailsTo(busy.email)).toHaveLength(5);
+
     expect((await reset(tokenIn(mail))).status).toBe(200);
     expect(await eventsOf("staff.password_reset")).toContainEqual(
       expect.objectContaining({ staffId: target.staffId, sentBy: admin.staffId }),

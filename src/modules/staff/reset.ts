@@ -82,6 +82,9 @@ export function emailPasswordReset(ctx: Ctx, issued: IssuedReset): Promise<boole
   });
 }
 
+/** The counter of reset links sent to one (normalised) address, whoever asked for them. */
+const resetRequestsKey = (email: string) => `reset-requests:${sha256Hex(email)}`;
+
 /**
  * "Forgot password": the same answer whether or not the email has an active account (no
  * enumeration), at most 5 requests an hour per email and 100 per 15 minutes per client address.
@@ -95,7 +98,7 @@ export async function requestPasswordReset(
   const now = ctx.clock.now();
   const db = ctx.db.kysely;
   const email = normalizeEmail(input.email);
-  const requestsKey = `reset-requests:${sha256Hex(email)}`;
+  const requestsKey = resetRequestsKey(email);
   await assertNotLocked(db, [requestsKey, addressKey(request)], now);
   await recordFailure(db, requestsKey, policies.resetRequests, now);
   await recordFailure(db, addressKey(request), policies.address, now);
@@ -139,6 +142,11 @@ export async function sendPasswordReset(
   if (account.disabled_at) {
     throw new DomainError("validation_failed", "this staff account is disabled; enable it first");
   }
+  // The same quota as "forgot password" for that address: an admin (or a leaked admin key)
+  // cannot flood a colleague's mailbox or keep cancelling the link they are about to use.
+  const requestsKey = resetRequestsKey(account.email);
+  await assertNotLocked(tx, [requestsKey], input.now);
+  await recordFailure(tx, requestsKey, policies.resetRequests, input.now);
   const issued = await issueReset(tx, {
     staffId: input.staffId,
     requestedBy: input.requestedBy,
