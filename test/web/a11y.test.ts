@@ -6,7 +6,13 @@ import { text as posText } from "../../web/pos/i18n.ts";
 import { contrast, palette } from "../../web/shared/contrast.ts";
 import { nextPhone } from "../harness.ts";
 import { Auditor, loggedCode, staffSignIn, switchLanguage, withAxe } from "./audit.ts";
-import { createStaff, openBrowser, startWebServer, type WebServer } from "./support.ts";
+import {
+  createStaff,
+  memberWithPoints,
+  openBrowser,
+  startWebServer,
+  type WebServer,
+} from "./support.ts";
 
 // axe-core (WCAG 2 A/AA and best practice) over every main page of the three front ends, in
 // Indonesian and English, under each program's branding; serious and critical findings fail.
@@ -36,23 +42,10 @@ beforeAll(async () => {
       const branded = await server.api("PUT", `/v1/programs/${id}/branding`, { colors });
       expect(branded.status, JSON.stringify(branded.body)).toBe(200);
     }
-    const phone = nextPhone();
-    const member = await server.api<{ id: string }>("POST", `/v1/programs/${id}/members`, {
-      phone,
+    const { phone, memberId } = await memberWithPoints(server, id, storeId, {
+      receiptPrefix: "R",
       name: "Siti Rahayu",
-      consents: { terms: true },
     });
-    const sale = await server.api("POST", `/v1/programs/${id}/transactions`, {
-      externalId: `R-${phone}`,
-      storeId,
-      channel: "pos",
-      occurredAt: new Date(Date.now() - 60_000).toISOString(),
-      currency: "IDR",
-      total: "1000000",
-      member: { id: member.body.id },
-      lines: [{ sku: "BIJI-KOPI", quantity: 1, unitPrice: "1000000" }],
-    });
-    expect(sale.status, JSON.stringify(sale.body)).toBe(201);
     const reward = await server.api("POST", `/v1/programs/${id}/rewards`, {
       type: "discount_amount",
       benefit: { amount: "20000" },
@@ -60,7 +53,7 @@ beforeAll(async () => {
       texts: { id: { name: "Potongan Rp 20.000" }, en: { name: "Rp 20,000 off" } },
     });
     expect(reward.status, JSON.stringify(reward.body)).toBe(201);
-    programs[brand] = { id, memberId: member.body.id, phone };
+    programs[brand] = { id, memberId, phone };
   }
   const first = programs.default.id;
   const campaign = await server.api("POST", `/v1/programs/${first}/campaigns`, {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nextPhone } from "../harness.ts";
 import {
   createStaff,
+  memberWithPoints,
   openBrowser,
   screenshot,
   startWebServer,
@@ -143,22 +144,9 @@ describe("web front ends", () => {
   });
 
   it("a member signs in with a one-time code, sees the points, redeems a reward and sees the voucher", async () => {
-    const phone = nextPhone();
-    const enrolled = await server.api<{ id: string }>("POST", `/v1/programs/${programId}/members`, {
-      phone,
-      consents: { terms: true },
+    const { phone, memberId } = await memberWithPoints(server, programId, storeId, {
+      receiptPrefix: "R",
     });
-    const sale = await server.api("POST", `/v1/programs/${programId}/transactions`, {
-      externalId: `R-${phone}`,
-      storeId,
-      channel: "pos",
-      occurredAt: new Date(Date.now() - 60_000).toISOString(),
-      currency: "IDR",
-      total: "1000000",
-      member: { id: enrolled.body.id },
-      lines: [{ sku: "BIJI-KOPI", quantity: 1, unitPrice: "1000000" }],
-    });
-    expect(sale.status).toBe(201);
     const reward = await server.api("POST", `/v1/programs/${programId}/rewards`, {
       type: "discount_amount",
       benefit: { amount: "20000" },
@@ -176,8 +164,7 @@ describe("web front ends", () => {
       await page.getByText("Kode dikirim").waitFor();
       const logged = server.logLines
         .filter(
-          (line) =>
-            line.msg === "portal sign-in code (development)" && line.memberId === enrolled.body.id,
+          (line) => line.msg === "portal sign-in code (development)" && line.memberId === memberId,
         )
         .pop();
       expect(logged?.code).toMatch(/^\d{6}$/);
@@ -209,7 +196,7 @@ describe("web front ends", () => {
       await screenshot(page, "portal-voucher");
       const balance = await server.api<{ balance: { available: number } }>(
         "GET",
-        `/v1/programs/${programId}/members/${enrolled.body.id}`,
+        `/v1/programs/${programId}/members/${memberId}`,
       );
       expect(balance.body.balance.available).toBe(50);
     } finally {

@@ -8,6 +8,7 @@ import { nextPhone } from "../harness.ts";
 import { loggedCode } from "./audit.ts";
 import {
   createStaff,
+  memberWithPoints,
   openBrowser,
   startWebServer,
   strongPassword,
@@ -302,22 +303,9 @@ describe("keyboard", () => {
 
   it("portal: sign in, change tabs and redeem; the dialog closes with Escape and returns focus", async () => {
     const t = portalText.id;
-    const phone = nextPhone();
-    const enrolled = await server.api<{ id: string }>("POST", `/v1/programs/${programId}/members`, {
-      phone,
-      consents: { terms: true },
+    const { phone, memberId } = await memberWithPoints(server, programId, storeId, {
+      receiptPrefix: "K",
     });
-    const sale = await server.api("POST", `/v1/programs/${programId}/transactions`, {
-      externalId: `K-${phone}`,
-      storeId,
-      channel: "pos",
-      occurredAt: new Date(Date.now() - 60_000).toISOString(),
-      currency: "IDR",
-      total: "1000000",
-      member: { id: enrolled.body.id },
-      lines: [{ sku: "BIJI-KOPI", quantity: 1, unitPrice: "1000000" }],
-    });
-    expect(sale.status).toBe(201);
     const browser = await openBrowser();
     try {
       const { page } = browser;
@@ -328,7 +316,7 @@ describe("keyboard", () => {
       await typeInto(page, t.phone, phone);
       await page.keyboard.press("Enter");
       await page.getByLabel(t.code).waitFor();
-      await typeInto(page, t.code, loggedCode(server, enrolled.body.id));
+      await typeInto(page, t.code, loggedCode(server, memberId));
       await page.keyboard.press("Enter");
       await page.getByTestId("points-available").waitFor();
       await page.waitForLoadState("networkidle");
@@ -368,7 +356,7 @@ describe("keyboard", () => {
       await page.getByTestId("voucher-code").waitFor();
       const balance = await server.api<{ balance: { available: number } }>(
         "GET",
-        `/v1/programs/${programId}/members/${enrolled.body.id}`,
+        `/v1/programs/${programId}/members/${memberId}`,
       );
       expect(balance.body.balance.available).toBe(70);
     } finally {

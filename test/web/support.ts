@@ -7,13 +7,14 @@ import { fileURLToPath } from "node:url";
 import { generate } from "otplib";
 import pino from "pino";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { expect } from "vitest";
 import { ensureOwnerKey } from "../../src/app.ts";
 import type { Ctx } from "../../src/context.ts";
 import type { App } from "../../src/http/kit.ts";
 import { buildServer } from "../../src/http/server.ts";
 import { systemClock } from "../../src/lib/clock.ts";
 import { ensureWebBuilt } from "../../web/ensure-built.mjs";
-import { openTestDb } from "../harness.ts";
+import { nextPhone, openTestDb } from "../harness.ts";
 
 export const chromiumPath = "/usr/bin/chromium";
 const artifacts = fileURLToPath(new URL("../artifacts/web/", import.meta.url));
@@ -171,4 +172,35 @@ export async function createStaff(
   });
   if (accepted.status !== 201) throw new Error(`accept: ${JSON.stringify(accepted.body)}`);
   return email;
+}
+
+/**
+ * A member enrolled by phone with points to spend: one Rp 1.000.000 purchase a minute ago at the
+ * store (receipt `<prefix>-<phone>`). Answers the phone and the member id.
+ */
+export async function memberWithPoints(
+  server: WebServer,
+  programId: string,
+  storeId: string,
+  options: { receiptPrefix: string; name?: string },
+): Promise<{ phone: string; memberId: string }> {
+  const phone = nextPhone();
+  const member = await server.api<{ id: string }>("POST", `/v1/programs/${programId}/members`, {
+    phone,
+    ...(options.name !== undefined && { name: options.name }),
+    consents: { terms: true },
+  });
+  expect(member.status, JSON.stringify(member.body)).toBe(201);
+  const sale = await server.api("POST", `/v1/programs/${programId}/transactions`, {
+    externalId: `${options.receiptPrefix}-${phone}`,
+    storeId,
+    channel: "pos",
+    occurredAt: new Date(Date.now() - 60_000).toISOString(),
+    currency: "IDR",
+    total: "1000000",
+    member: { id: member.body.id },
+    lines: [{ sku: "BIJI-KOPI", quantity: 1, unitPrice: "1000000" }],
+  });
+  expect(sale.status, JSON.stringify(sale.body)).toBe(201);
+  return { phone, memberId: member.body.id };
 }

@@ -51,7 +51,6 @@ import {
   updateBranding,
   updateMembership,
 } from "../../modules/staff/index.ts";
-import { assertActiveStores } from "../../modules/stores/index.ts";
 import {
   type App,
   auditedCtx,
@@ -128,14 +127,6 @@ export function registerStaffRoutes(app: App, ctx: Ctx): void {
       await getProgram(ctx.db.kysely, programId);
       if (request.body.role === "owner" && !actorIsOwner(request)) {
         throw new DomainError("forbidden", "only an owner may invite an owner");
-      }
-      if (request.body.role === "cashier") {
-        await assertActiveStores(
-          ctx.db.kysely,
-          programId,
-          request.body.storeIds ?? [],
-          "body.storeIds",
-        );
       }
       reply.code(201);
       return createInvitation(auditedCtx(ctx, request), {

@@ -190,6 +190,10 @@ export async function createInvitation(
     invitedBy: string;
   },
 ): Promise<{ invitation: z.infer<typeof invitationSchema>; inviteUrl: string }> {
+  // A cashier is invited to registered open stores, as updateMembership checks on a change.
+  if (input.role === "cashier") {
+    await assertActiveStores(ctx.db.kysely, input.programId, input.storeIds, "body.storeIds");
+  }
   const now = ctx.clock.now();
   const token = newToken();
   const row = {
